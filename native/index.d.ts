@@ -1,0 +1,162 @@
+/**
+ * The native addon: a thin N-API binding over the system libbpf (and libpcap for filter compilation).
+ * No protocol logic and no policy lives here. Hand-written and reviewed: keep it small.
+ *
+ * Every function either returns a value or throws a NativeError whose message reads
+ * "<what was being done>: <strerror>" and which carries `errno` (positive) and `op`.
+ */
+
+export interface NativeError extends Error {
+  /** positive errno */
+  errno: number;
+  /** what was being done, e.g. "attach uprobe SSL_write" */
+  op: string;
+  /** for load failures: the program that failed and the tail of libbpf's log (verifier output) */
+  program?: string;
+  log?: string;
+}
+
+export interface MapInfo {
+  name: string;
+  /** enum bpf_map_type value */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+export interface ProgramInfo {
+  name: string;
+  /** ELF section name, e.g. "uprobe", "tracepoint/syscalls/sys_enter_write", "tc" */
+  section: string;
+  autoload: boolean;
+}
+
+export interface OpenOptions {
+  /** external BTF file for CO-RE relocations on kernels without /sys/kernel/btf/vmlinux */
+  btfCustomPath?: string;
+  /** object name override */
+  objectName?: string;
+}
+
+export interface UprobeOptions {
+  /** path of the ELF file (library or executable) */
+  path: string;
+  /** file offset of the probed instruction */
+  offset: number;
+  /** only fire for this process (default: all, -1) */
+  pid?: number;
+  retprobe?: boolean;
+}
+
+export interface TcOptions {
+  ifindex: number;
+  direction: 'ingress' | 'egress';
+  /** default 1 */
+  priority?: number;
+  /** default 1 */
+  handle?: number;
+}
+
+/**
+ * Called with a batch of ring/perf buffer samples. Layout of `batch`: repeated records of
+ * [u32 little-endian length][length bytes of sample][zero padding to a multiple of 8].
+ * `count` is the number of samples in the batch. The Buffer is owned by JS afterwards.
+ */
+export type BatchCallback = (batch: Buffer, count: number) => void;
+
+export class BpfObject {
+  /** Open (not load) a BPF ELF object. */
+  constructor(path: string, opts?: OpenOptions);
+  readonly name: string;
+  programs(): ProgramInfo[];
+  maps(): MapInfo[];
+
+  /**
+   * Overwrite a global variable in a data section before load. `section` defaults to ".rodata".
+   * The variable is found by name in the object's BTF; `value` must be exactly the variable's size.
+   */
+  setGlobal(name: string, value: Buffer, section?: string): void;
+  /** Read a global variable's current (initial, before load) value. */
+  getGlobal(name: string, section?: string): Buffer;
+  /** Set max_entries of a map before load (for ring buffers: the size in bytes, a power of two × page size). */
+  setMapMaxEntries(map: string, maxEntries: number): void;
+  /** Enable/disable loading of a program (before load). */
+  setAutoload(program: string, autoload: boolean): void;
+  /** Enable/disable creation of a map (before load). */
+  setMapAutocreate(map: string, autocreate: boolean): void;
+
+  /** Load all programs and create maps. Throws a NativeError with `program` and `log` on verifier rejection. */
+  load(): void;
+
+  /** The following return a link id usable with detach(). */
+  attachUprobe(program: string, opts: UprobeOptions): number;
+  attachKprobe(program: string, func: string, retprobe?: boolean): number;
+  attachTracepoint(program: string, category: string, name: string): number;
+  attachRawTracepoint(program: string, name: string): number;
+  /**
+   * Attach a SCHED_CLS program with direct-action on a clsact hook. Creates the clsact qdisc when absent and
+   * remembers that it did, so close() removes a qdisc it created (and never one that was there before).
+   */
+  attachTc(program: string, opts: TcOptions): number;
+  detach(link: number): void;
+  /** Number of links currently attached. */
+  linkCount(): number;
+
+  /** For per-CPU maps the value is numPossibleCpus() × roundup(valueSize, 8) bytes. Returns null if absent. */
+  mapLookup(map: string, key: Buffer): Buffer | null;
+  mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
+  /** Returns false if the key was absent. */
+  mapDelete(map: string, key: Buffer): boolean;
+  /** All keys (iteration snapshot). */
+  mapKeys(map: string): Buffer[];
+  /** File descriptor of a loaded map (for diagnostics). */
+  mapFd(map: string): number;
+
+  /**
+   * Start consuming a BPF_MAP_TYPE_RINGBUF map on the libuv loop (uv_poll on ring_buffer__epoll_fd).
+   * Samples are copied into batches of at most `maxBatchBytes` (default 4 MiB) and handed to `cb`.
+   */
+  openRingBuffer(map: string, cb: BatchCallback, maxBatchBytes?: number): void;
+  /**
+   * Start consuming a BPF_MAP_TYPE_PERF_EVENT_ARRAY map (fallback where ring buffers are missing).
+   * `lost` receives (cpu, count) for each loss notification.
+   */
+  openPerfBuffer(map: string, pagesPerCpu: number, cb: BatchCallback, lost: (cpu: number, count: number) => void, maxBatchBytes?: number): void;
+  /** Drain whatever is pending in all open buffers synchronously (used before close to lose nothing). */
+  drainBuffers(): number;
+
+  /** Detach every link, stop buffers, destroy clsact qdiscs it created, close the object. Idempotent. */
+  close(): void;
+}
+
+/** libbpf's version, e.g. "1.1". */
+export function libbpfVersion(): string;
+/** CLOCK_REALTIME − CLOCK_MONOTONIC in nanoseconds (to turn bpf_ktime_get_ns() into wall-clock time). */
+export function clockOffsetNs(): bigint;
+/** CLOCK_MONOTONIC now, nanoseconds. */
+export function monotonicNs(): bigint;
+export function numPossibleCpus(): number;
+/** Feature probes (libbpf_probe_bpf_*). Names as in enum bpf_prog_type / bpf_map_type without prefix, lower case. */
+export function probeProgType(type: string): boolean;
+export function probeMapType(type: string): boolean;
+export function probeHelper(progType: string, helper: string): boolean;
+/** Route libbpf's log: level 0 = warnings only (kept for errors), 1 = info, 2 = debug (printed via cb). */
+export function setLogCallback(level: number, cb: ((level: number, line: string) => void) | null): void;
+/** mount(2) a pseudo filesystem (tracefs, bpf, debugfs) at a path. */
+export function mountFs(fstype: string, target: string): void;
+/** Raise RLIMIT_MEMLOCK to infinity; returns false (never throws) when not permitted. */
+export function raiseMemlock(): boolean;
+/** if_nametoindex(3); 0 when unknown. */
+export function ifNameToIndex(name: string): number;
+/** The cgroup v2 id of a directory (name_to_handle_at, 8-byte handle). */
+export function cgroupId(path: string): bigint;
+
+/**
+ * Compile a pcap-filter(7) expression with libpcap's pcap_compile for a link type (DLT_*) and snaplen.
+ * Returns the classic BPF program: n × 8 bytes (u16 code, u8 jt, u8 jf, u32 k; host order).
+ * Throws a NativeError with libpcap's message on a bad expression.
+ */
+export function pcapCompile(expr: string, linkType: number, snaplen: number): Buffer;
+/** Run a compiled classic BPF program over a packet (libpcap bpf_filter); returns the accepted length (0 = reject). */
+export function pcapFilter(program: Buffer, packet: Buffer, wireLen: number): number;

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what is missing and builds what is stale; quick (well under a second) when all is in place.
+#   scripts/setup.sh              runtime needs: toolchain, libbpf, libpcap; builds BPF objects, addon, TypeScript
+#   scripts/setup.sh --test       also the programs the end-to-end tests drive (nginx, tshark, go, mariadb, ...)
+#   scripts/setup.sh --bench      also wrk and nginx for the benchmark
+#   scripts/setup.sh --build-only build only, install nothing
+# Apt packages are installed only when running as root; otherwise it says what to install and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=run
+case "${1:-}" in
+  --test) mode=test ;;
+  --bench) mode=bench ;;
+  --build-only) mode=build ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--test|--bench|--build-only]" >&2; exit 2 ;;
+esac
+
+BUILD_PKGS="clang llvm libbpf-dev bpftool libpcap-dev libelf-dev zlib1g-dev make g++ pkg-config iproute2"
+TEST_PKGS="openssl curl python3 nginx tshark tcpdump wrk nghttp2-client gnutls-bin wget libnss3-tools golang-go
+  mariadb-server mariadb-client postgresql zsh android-libboringssl android-boringssl tmux"
+BENCH_PKGS="nginx wrk openssl curl"
+
+pkgs="$BUILD_PKGS"
+[ "$mode" = test ] && pkgs="$pkgs $TEST_PKGS"
+[ "$mode" = bench ] && pkgs="$pkgs $BENCH_PKGS"
+
+if [ "$mode" != build ]; then
+  # one dpkg-query for all: prints the names that are not fully installed
+  missing=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' $pkgs 2>/dev/null | awk '$2 != "ii" {print $1}' || true)
+  for p in $pkgs; do dpkg-query -W -f='${Package}\n' "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
+  if [ -n "${missing// /}" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "ecapture-ts: missing Debian packages: $missing" >&2
+      echo "  install them as root: apt-get install -y $missing" >&2
+      exit 1
+    fi
+    echo "ecapture-ts: installing Debian packages: $missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # refresh the package lists only when an install fails without it
+    apt-get install -y -q --no-install-recommends $missing >/tmp/ecapture-apt.log 2>&1 || {
+      apt-get update -q >>/tmp/ecapture-apt.log 2>&1
+      apt-get install -y -q --no-install-recommends $missing >>/tmp/ecapture-apt.log 2>&1 || {
+        echo "ecapture-ts: apt-get install failed, see /tmp/ecapture-apt.log" >&2; tail -5 /tmp/ecapture-apt.log >&2; exit 1; }
+    }
+  fi
+fi
+
+# npm dependencies: install when node_modules is missing or older than the lock file
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "ecapture-ts: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# kernel objects and the addon (make is incremental)
+make -s all >&2
+
+# TypeScript: rebuild when any source is newer than the last build
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find src test scripts bench native/index.d.ts tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
+  echo "ecapture-ts: compiling TypeScript" >&2
+  node_modules/.bin/tsc -p tsconfig.json || { echo "ecapture-ts: TypeScript build failed" >&2; exit 1; }
+  touch "$stamp"
+fi

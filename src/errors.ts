@@ -49,7 +49,7 @@ export class CaptureError extends Error {
     this.details = opts.details ?? {};
   }
 
-  static [Symbol.hasInstance](v: unknown): boolean {
+  static override [Symbol.hasInstance](v: unknown): boolean {
     return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[brand] === true;
   }
 

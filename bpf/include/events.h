@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * THE wire contract between the kernel programs and userspace: every struct and enum sent through a ring
+ * or perf buffer is defined here and nowhere else. TypeScript gets these layouts only through
+ * src/gen/events.ts, generated from the compiled objects' BTF (scripts/gen-events.ts).
+ *
+ * Rules: fixed-width types only; enums travel in __u32 fields; padding is explicit; a variable-length
+ * payload comes last, with its length field before it, and the reader trusts only the sample length.
+ */
+#ifndef ECAP_EVENTS_H
+#define ECAP_EVENTS_H
+
+#define ECAP_COMM_LEN 16
+/* payload bytes carried by one data event; a larger read/write arrives as several chunks, in order */
+#define ECAP_MAX_CHUNK 16384
+/* chunks one call may produce (4 MiB); bytes past that are counted as lost and show as a gap */
+#define ECAP_MAX_CHUNKS 256
+#define ECAP_MAX_PATH 256
+
+enum event_kind {
+	EVENT_TLS_DATA = 1,      /* struct tls_data_event */
+	EVENT_PROC_EXEC = 2,     /* struct proc_exec_event */
+	EVENT_PROC_EXIT = 3,     /* struct proc_exec_event */
+	EVENT_CONN_BIND = 4,     /* struct conn_bind_event: a TLS object learned its socket */
+	EVENT_MASTER_SECRET = 5, /* reserved for the keys work */
+	EVENT_PACKET = 6,        /* reserved for the packets work */
+	EVENT_SHELL = 7,         /* reserved for the shell audit */
+	EVENT_QUERY = 8,         /* reserved for the database audit */
+	EVENT_GO_KEYLOG = 9,     /* reserved for gotls keys */
+};
+
+enum data_dir {
+	DIR_READ = 0,  /* received by the traced process */
+	DIR_WRITE = 1, /* sent by the traced process */
+};
+
+/* event_hdr.flags */
+enum event_flags {
+	EVF_TUPLE = 1 << 0,     /* tuple is valid */
+	EVF_LAST_CHUNK = 1 << 1, /* last chunk of this read/write call */
+	EVF_FD_NESTED = 1 << 2, /* fd was seen in a syscall made inside the TLS call */
+	EVF_TRUNCATED = 1 << 3, /* the call was longer than ECAP_MAX_CHUNKS chunks; the rest was not sent */
+};
+
+/* Indexes of the per-CPU `drops` counters. */
+enum drop_reason {
+	DROP_RINGBUF_FULL = 0, /* output failed: ring/perf buffer full */
+	DROP_READ_FAULT = 1,   /* bpf_probe_read_user failed on the payload */
+	DROP_TRUNCATED = 2,    /* call longer than ECAP_MAX_CHUNKS chunks */
+	DROP_MAP_FULL = 3,     /* a tracking map was full */
+	DROP_REASONS = 4,
+};
+
+struct drop_counter {
+	__u64 events;
+	__u64 bytes;
+};
+
+/* First member of every event. */
+struct event_hdr {
+	__u32 kind;      /* enum event_kind */
+	__u32 flags;     /* enum event_flags */
+	__u64 ts_ns;     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC; userspace adds the wall-clock offset */
+	__u32 pid;       /* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u32 cpu;
+	__u64 cgroup_id;
+	char comm[ECAP_COMM_LEN];
+};
+
+/* A connection's endpoints as seen by the traced process (local = its own socket address). */
+struct sock_tuple {
+	__u16 family; /* AF_INET 2, AF_INET6 10, other families: no addresses; 0 = unknown */
+	__u16 lport;  /* host byte order */
+	__u16 rport;  /* host byte order */
+	__u16 _pad;
+	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+};
+
+/* Plaintext of one TLS read/write call, or one chunk of it. */
+struct tls_data_event {
+	struct event_hdr hdr;
+	__u64 conn_id;     /* the library's connection object (SSL*, gnutls_session_t, PRFileDesc*) */
+	__u64 seq;         /* stream position of payload[0] for (pid, conn_id, dir) */
+	__s32 fd;          /* -1 when not known yet */
+	__u32 dir;         /* enum data_dir */
+	__u32 lib_id;      /* attach cookie: which hooked library file (userspace table) */
+	__u32 call_len;    /* bytes the whole call returned */
+	__u32 chunk_off;   /* offset of this chunk within the call */
+	__u32 payload_len; /* bytes in payload[] */
+	struct sock_tuple tuple;
+	__u8 payload[ECAP_MAX_CHUNK];
+};
+
+/* A TLS connection object learned its socket after data already flowed (e.g. memory-BIO users like node). */
+struct conn_bind_event {
+	struct event_hdr hdr;
+	__u64 conn_id;
+	__s32 fd;
+	__u32 lib_id;
+	struct sock_tuple tuple;
+};
+
+/* Process exec and exit, for discovering new TLS libraries and forgetting processes. */
+struct proc_exec_event {
+	struct event_hdr hdr;
+	__u32 ppid;
+	__u32 exit_code;
+	char filename[ECAP_MAX_PATH];
+};
+
+#endif

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * The plaintext path shared by every TLS library whose API looks like
+ *     ret = lib_write(conn, buf, len) / ret = lib_read(conn, buf, len)   (ret = bytes, <= 0 = nothing)
+ *     ok  = lib_write_ex(conn, buf, len, size_t *done)                   (ok == 1, bytes in *done)
+ * Entry probes remember the call per thread; return probes send the bytes, in chunks, with who and where.
+ *
+ * The socket is found without kprobes and without library struct offsets: a read/write/send/recv syscall
+ * made by the same thread inside the TLS call names the fd (blocking BIO users: curl, python, nginx); for
+ * memory-BIO users (node) the first socket syscall after a TLS call that had no fd binds it. The fd then
+ * gives the tuple by walking task->files to the struct sock (see sock.bpf.h).
+ */
+#ifndef ECAP_TLS_DATA_BPF_H
+#define ECAP_TLS_DATA_BPF_H
+
+#include "common.bpf.h"
+#include "sock.bpf.h"
+
+struct active_call {
+	__u64 conn;
+	__u64 buf;
+	__u64 done_ptr; /* size_t * of the _ex forms, 0 otherwise */
+	__s32 fd;       /* fd seen in a nested syscall, -1 if none */
+	__u32 dir;
+	__u32 lib_id;
+	__u32 _pad;
+};
+
+struct conn_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 conn;
+};
+
+struct conn_state {
+	__s32 fd;
+	__u32 lib_id;
+	__u64 seq[2]; /* per enum data_dir */
+	struct sock_tuple tuple;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct active_call);
+} active_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* A thread whose last TLS call could not name its socket: the next socket syscall binds it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct conn_key);
+} pending_bind SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tls_data_event);
+} data_scratch SEC(".maps");
+
+/* Make the wire structs visible in BTF for the TypeScript generator. */
+struct tls_data_event *_btf_tls_data_event __attribute__((unused));
+struct conn_bind_event *_btf_conn_bind_event __attribute__((unused));
+
+static __always_inline __u32 lib_cookie(void *ctx)
+{
+	return (__u32)bpf_get_attach_cookie(ctx);
+}
+
+static __always_inline int tls_enter(void *ctx, __u64 conn, __u64 buf, __u64 done_ptr, __u32 dir)
+{
+	__u64 id;
+	struct active_call c = {};
+
+	if (!pass_filter())
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	c.conn = conn;
+	c.buf = buf;
+	c.done_ptr = done_ptr;
+	c.fd = -1;
+	c.dir = dir;
+	c.lib_id = lib_cookie(ctx);
+	if (bpf_map_update_elem(&active_calls, &id, &c, BPF_ANY) != 0)
+		count_drop(DROP_MAP_FULL, 0);
+	return 0;
+}
+
+static __always_inline void send_bind(void *ctx, struct conn_key *k, struct conn_state *st)
+{
+	struct conn_bind_event e = {};
+	fill_hdr(&e.hdr, EVENT_CONN_BIND);
+	if (st->tuple.family)
+		e.hdr.flags |= EVF_TUPLE;
+	e.conn_id = k->conn;
+	e.fd = st->fd;
+	e.lib_id = st->lib_id;
+	e.tuple = st->tuple;
+	if (emit(ctx, &e, sizeof(e)))
+		count_drop(DROP_RINGBUF_FULL, 0);
+}
+
+/* Bind a connection object to a socket fd: remember the fd and its endpoints. */
+static __always_inline void bind_fd(struct conn_state *st, int fd, struct socket *sock)
+{
+	st->fd = fd;
+	if (!sock)
+		sock = socket_of_fd(fd);
+	tuple_of_socket(sock, &st->tuple);
+}
+
+/* Called from the syscall tracepoints for read/write-like calls on `fd`. */
+static __always_inline int on_io_syscall(void *ctx, int fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct active_call *c = bpf_map_lookup_elem(&active_calls, &id);
+	struct conn_key *pk;
+	struct conn_state *st;
+	struct socket *sock;
+
+	if (c) {
+		/* only sockets: a TLS call may also write to an eventfd, a pipe or a log file */
+		if (c->fd < 0 && socket_of_fd(fd))
+			c->fd = fd;
+		return 0;
+	}
+	pk = bpf_map_lookup_elem(&pending_bind, &id);
+	if (!pk)
+		return 0;
+	sock = socket_of_fd(fd);
+	if (!sock)
+		return 0; /* not a socket (a log file, a pipe): keep waiting */
+	st = bpf_map_lookup_elem(&conns, pk);
+	if (st && st->fd < 0) {
+		bind_fd(st, fd, sock);
+		send_bind(ctx, pk, st);
+	}
+	bpf_map_delete_elem(&pending_bind, &id);
+	return 0;
+}
+
+/* bpf_loop (5.17+) sends up to ECAP_MAX_CHUNKS chunks per call; older kernels get a short unrolled loop. */
+const volatile __u32 have_bpf_loop = 1;
+#define ECAP_FALLBACK_CHUNKS 4
+
+static __always_inline __u32 max_chunks(void)
+{
+	return have_bpf_loop ? ECAP_MAX_CHUNKS : ECAP_FALLBACK_CHUNKS;
+}
+
+struct chunk_ctx {
+	void *ctx;
+	__u64 buf;
+	__u64 len; /* bytes to send (already capped) */
+	__u64 seq;
+	__u32 truncated;
+	__u32 _pad;
+};
+
+/* Send chunk i of a call; returns 1 when there is nothing more to send. */
+static long send_chunk(__u32 i, void *data)
+{
+	struct chunk_ctx *cc = data;
+	__u32 zero = 0;
+	struct tls_data_event *e = bpf_map_lookup_elem(&data_scratch, &zero);
+	__u64 off = (__u64)i * ECAP_MAX_CHUNK;
+	__u64 left;
+	__u32 n;
+
+	if (!e || off >= cc->len)
+		return 1;
+	left = cc->len - off;
+	n = left > ECAP_MAX_CHUNK ? ECAP_MAX_CHUNK : (__u32)left;
+	e->chunk_off = off;
+	e->seq = cc->seq + off;
+	e->payload_len = n;
+	if (left <= ECAP_MAX_CHUNK)
+		e->hdr.flags |= EVF_LAST_CHUNK | (cc->truncated ? EVF_TRUNCATED : 0);
+	if (n == 0 || n > ECAP_MAX_CHUNK)
+		return 1;
+	if (bpf_probe_read_user(e->payload, n, (void *)(cc->buf + off)) != 0) {
+		count_drop(DROP_READ_FAULT, n);
+		return 0;
+	}
+	if (emit(cc->ctx, e, offsetof(struct tls_data_event, payload) + n) != 0)
+		count_drop(DROP_RINGBUF_FULL, n);
+	return 0;
+}
+
+static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct active_call *cp = bpf_map_lookup_elem(&active_calls, &id);
+	struct active_call c;
+	struct conn_key key = {};
+	struct conn_state *st, fresh = {};
+	struct tls_data_event *e;
+	__u32 zero = 0, dir;
+	__u64 len = 0, seq;
+	long ret;
+	int i;
+
+	if (!cp)
+		return 0;
+	c = *cp;
+	bpf_map_delete_elem(&active_calls, &id);
+	dir = c.dir & 1;
+
+	ret = PT_REGS_RC(ctx);
+	if (is_ex) {
+		if ((int)ret == 1 && c.done_ptr)
+			bpf_probe_read_user(&len, sizeof(len), (void *)c.done_ptr);
+	} else if ((int)ret > 0) {
+		len = (__u32)(int)ret;
+	}
+
+	key.tgid = id >> 32;
+	key.conn = c.conn;
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (!st) {
+		fresh.fd = -1;
+		fresh.lib_id = c.lib_id;
+		bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&conns, &key);
+		if (!st) {
+			count_drop(DROP_MAP_FULL, len);
+			return 0;
+		}
+	}
+	if (c.fd >= 0 && c.fd != st->fd) {
+		bind_fd(st, c.fd, NULL);
+	} else if (st->fd >= 0 && st->tuple.family == 0) {
+		bind_fd(st, st->fd, NULL); /* e.g. bound before connect() completed */
+	}
+	if (st->fd < 0)
+		bpf_map_update_elem(&pending_bind, &id, &key, BPF_ANY);
+	if (len == 0)
+		return 0;
+
+	seq = st->seq[dir];
+	st->seq[dir] = seq + len;
+
+	e = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, EVENT_TLS_DATA);
+	if (st->tuple.family)
+		e->hdr.flags |= EVF_TUPLE;
+	if (c.fd >= 0)
+		e->hdr.flags |= EVF_FD_NESTED;
+	e->conn_id = c.conn;
+	e->fd = st->fd;
+	e->dir = dir;
+	e->lib_id = c.lib_id;
+	e->call_len = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
+	e->tuple = st->tuple;
+
+	{
+		struct chunk_ctx cc = {};
+		__u32 nchunks = (len + ECAP_MAX_CHUNK - 1) / ECAP_MAX_CHUNK;
+		cc.ctx = ctx;
+		cc.buf = c.buf;
+		cc.len = len;
+		cc.seq = seq;
+		if (nchunks > max_chunks()) {
+			__u64 sent = (__u64)max_chunks() * ECAP_MAX_CHUNK;
+			cc.truncated = 1;
+			cc.len = sent;
+			count_drop(DROP_TRUNCATED, len - sent);
+			nchunks = max_chunks();
+		}
+		if (have_bpf_loop) {
+			bpf_loop(nchunks, send_chunk, &cc, 0);
+		} else {
+			for (i = 0; i < ECAP_FALLBACK_CHUNKS; i++) {
+				if (send_chunk(i, &cc))
+					break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Forget a connection object when the library frees it (its address may be reused). */
+static __always_inline int tls_forget(__u64 conn)
+{
+	struct conn_key key = {};
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.conn = conn;
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* Syscalls that move socket data; the first argument is the fd for all of them. */
+#define ECAP_IO_TP(name)                                                      \
+	SEC("tracepoint/syscalls/" #name)                                     \
+	int tp_##name(struct trace_event_raw_sys_enter *ctx)                  \
+	{                                                                     \
+		return on_io_syscall(ctx, (int)ctx->args[0]);                 \
+	}
+
+ECAP_IO_TP(sys_enter_write)
+ECAP_IO_TP(sys_enter_writev)
+ECAP_IO_TP(sys_enter_sendto)
+ECAP_IO_TP(sys_enter_sendmsg)
+ECAP_IO_TP(sys_enter_read)
+ECAP_IO_TP(sys_enter_readv)
+ECAP_IO_TP(sys_enter_recvfrom)
+ECAP_IO_TP(sys_enter_recvmsg)
+
+#endif

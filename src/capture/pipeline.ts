@@ -1,0 +1,115 @@
+/**
+ * Where records go after a probe decodes them: connection tracking (ordering, gaps, protocol parsing),
+ * then every output (encoder × sink). Records are handled synchronously in the ring-buffer callback; the
+ * outputs buffer and flush on their own, and never block or throw into the capture path.
+ */
+import type { CaptureRecord } from '../model/records.js';
+
+/** The connection tracker's surface, as the pipeline uses it (src/conn/tracker.ts). */
+export interface RecordStage {
+  push(rec: CaptureRecord): CaptureRecord[];
+  /** periodic: idle timeouts */
+  tick(nowNs: bigint): CaptureRecord[];
+  /** end of capture: everything pending */
+  flush(): CaptureRecord[];
+  stats?(): Record<string, number>;
+}
+
+export interface RecordOutput {
+  readonly name: string;
+  write(rec: CaptureRecord): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  stats(): Record<string, number | string | boolean>;
+}
+
+/** A pass-through stage that only detects sequence gaps (used when no tracker is configured). */
+export class GapStage implements RecordStage {
+  private next = new Map<string, number>();
+  push(rec: CaptureRecord): CaptureRecord[] {
+    if (rec.type !== 'data') return [rec];
+    const key = `${rec.who.pid}/${rec.connId}/${rec.dir}`;
+    const exp = this.next.get(key);
+    this.next.set(key, rec.seq + rec.payload.length);
+    if (exp !== undefined && rec.seq > exp) {
+      const gap: CaptureRecord = {
+        type: 'gap', ts: rec.ts, module: rec.module, who: rec.who, dir: rec.dir, fd: rec.fd, connId: rec.connId,
+        seq: exp, lostBytes: rec.seq - exp,
+      };
+      if (rec.tuple) gap.tuple = rec.tuple;
+      return [gap, rec];
+    }
+    return [rec];
+  }
+  tick(): CaptureRecord[] {
+    return [];
+  }
+  flush(): CaptureRecord[] {
+    return [];
+  }
+}
+
+export class Pipeline {
+  private outputs: RecordOutput[] = [];
+  readonly counters = { records: 0, data: 0, gaps: 0, lostBytes: 0, outputErrors: 0 };
+
+  constructor(private stage: RecordStage) {}
+
+  addOutput(o: RecordOutput): void {
+    this.outputs.push(o);
+  }
+
+  removeOutput(o: RecordOutput): void {
+    this.outputs = this.outputs.filter((x) => x !== o);
+  }
+
+  get outputList(): readonly RecordOutput[] {
+    return this.outputs;
+  }
+
+  /** Entry point for probes. */
+  push = (rec: CaptureRecord): void => {
+    let out: CaptureRecord[];
+    try {
+      out = this.stage.push(rec);
+    } catch {
+      out = [rec]; // a stage bug must never lose the record
+    }
+    for (const r of out) this.deliver(r);
+  };
+
+  tick(nowNs: bigint): void {
+    for (const r of this.stage.tick(nowNs)) this.deliver(r);
+  }
+
+  private deliver(r: CaptureRecord): void {
+    this.counters.records++;
+    if (r.type === 'data') this.counters.data++;
+    else if (r.type === 'gap') {
+      this.counters.gaps++;
+      this.counters.lostBytes += r.lostBytes;
+    }
+    for (const o of this.outputs) {
+      try {
+        o.write(r);
+      } catch {
+        this.counters.outputErrors++;
+      }
+    }
+  }
+
+  /** Flush the stage and every output (end of capture). */
+  async finish(): Promise<void> {
+    for (const r of this.stage.flush()) this.deliver(r);
+    await Promise.all(this.outputs.map((o) => o.flush().catch(() => undefined)));
+  }
+
+  async close(): Promise<void> {
+    await this.finish();
+    await Promise.all(this.outputs.map((o) => o.close().catch(() => undefined)));
+  }
+
+  stageStats(): Record<string, number> {
+    return this.stage.stats?.() ?? {};
+  }
+}

@@ -1,0 +1,12 @@
+/** Registers every module. The CLI, the HTTP API and the event stream all read the registry. */
+import { registerModule, allModules } from './registry.js';
+import { tlsDescriptor } from './probes/tls/index.js';
+
+let done = false;
+export function registerAll(): void {
+  if (done) return;
+  done = true;
+  registerModule(tlsDescriptor);
+}
+
+export { allModules };

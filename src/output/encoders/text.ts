@@ -1,0 +1,124 @@
+/**
+ * The text encoder: one block per record, a header line that says who/where/when, then the payload.
+ *
+ *   2026-11-26T01:39:52.123+01:00 PID:1234 TID:1234 Comm:curl UID:0 FD:5 127.0.0.1:53412 -> 127.0.0.1:8443 WRITE 78 bytes [openssl 3.0.22]
+ *   GET / HTTP/1.1
+ *   ...
+ *
+ * Payloads: printable text is written as is (tab, LF and CR kept); other control bytes are escaped as
+ * \xNN so a terminal cannot be driven by captured bytes; mostly-binary payloads become a hex dump, as do
+ * all payloads with --hex. -t/--tsize limits the printed payload bytes, never what is captured.
+ */
+import type { CaptureRecord, DataRecord, Direction } from '../../model/records.js';
+import { flowEndpoints, formatEndpoint } from '../../model/records.js';
+import { hexdump } from '../../util/hexdump.js';
+import { formatTime } from '../../util/time.js';
+
+export interface TextOptions {
+  hex?: boolean;
+  /** print at most this many payload bytes (0 = all) */
+  tsize?: number;
+  /** formatter for parsed L7 records (src/output/encoders/text-l7.ts) */
+  formatL7?: (rec: Extract<CaptureRecord, { type: 'l7' }>, opts: TextOptions) => string | Buffer;
+}
+
+// 1 = byte needs escaping in text mode (C0 controls except \t \n \r, and DEL)
+const BAD = new Uint8Array(256);
+for (let i = 0; i < 32; i++) if (i !== 9 && i !== 10 && i !== 13) BAD[i] = 1;
+BAD[0x7f] = 1;
+
+/**
+ * Count bytes that need escaping, stopping early once the payload is clearly binary.
+ * Hand-written loop: this is the hot path of text output (measured in `npm run bench`).
+ */
+function countBad(b: Buffer, n: number): number {
+  let bad = 0;
+  const stopAt = (n >>> 3) + 1; // > 1/8 bad bytes: binary
+  for (let i = 0; i < n; i++) {
+    if (BAD[b[i]!] === 1 && ++bad > stopAt) return bad;
+  }
+  return bad;
+}
+
+function escapeText(b: Buffer, n: number): string {
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const c = b[i]!;
+    if (BAD[c] === 1) {
+      out += b.toString('latin1', start, i) + `\\x${c.toString(16).padStart(2, '0')}`;
+      start = i + 1;
+    }
+  }
+  return out + b.toString('latin1', start, n);
+}
+
+/** Render a payload for text output; returns a Buffer when it can be written unchanged. */
+export function renderPayload(payload: Buffer, opts: TextOptions): Buffer | string {
+  const limit = opts.tsize && opts.tsize > 0 ? Math.min(opts.tsize, payload.length) : payload.length;
+  const more = payload.length - limit;
+  const tail = more > 0 ? `\n... ${more} more bytes not printed (--tsize ${opts.tsize})` : '';
+  if (opts.hex) return hexdump(payload, limit) + tail;
+  const bad = countBad(payload, limit);
+  if (bad === 0) return tail ? payload.toString('latin1', 0, limit) + tail : payload.subarray(0, limit);
+  if (bad > (limit >>> 3) + 1 || payload.indexOf(0) >= 0) return hexdump(payload, limit) + tail;
+  return escapeText(payload, limit) + tail;
+}
+
+const DIR_WORD: Record<Direction, string> = { read: 'READ', write: 'WRITE' };
+
+function flow(rec: { tuple?: DataRecord['tuple']; dir: Direction }): string {
+  if (!rec.tuple) return '?:? -> ?:?';
+  const { src, dst } = flowEndpoints(rec.tuple, rec.dir);
+  return `${formatEndpoint(src, rec.tuple.family)} -> ${formatEndpoint(dst, rec.tuple.family)}`;
+}
+
+function whoLine(rec: CaptureRecord): string {
+  const w = rec.who;
+  return `${formatTime(rec.ts)} PID:${w.pid} TID:${w.tid} Comm:${w.comm} UID:${w.uid}`;
+}
+
+export function dataHeader(rec: DataRecord): string {
+  return `${whoLine(rec)} FD:${rec.fd} ${flow(rec)} ${DIR_WORD[rec.dir]} ${rec.payload.length} bytes${rec.lib ? ` [${rec.lib}]` : ''}`;
+}
+
+/** Encode one record as text; the result ends with a newline. */
+export function encodeText(rec: CaptureRecord, opts: TextOptions = {}): Buffer | string {
+  switch (rec.type) {
+    case 'data': {
+      const body = renderPayload(rec.payload, opts);
+      const head = `${dataHeader(rec)}\n`;
+      if (typeof body === 'string') return `${head}${body}\n`;
+      return Buffer.concat([Buffer.from(head, 'latin1'), body, NL]);
+    }
+    case 'gap':
+      return `${whoLine(rec)} FD:${rec.fd} ${flow(rec)} ${DIR_WORD[rec.dir]} [GAP ${rec.lostBytes} bytes lost at offset ${rec.seq}]\n`;
+    case 'conn_close':
+      return `${whoLine(rec)} FD:${rec.fd} connection ${rec.reason}: ${rec.bytesWritten} bytes written, ${rec.bytesRead} bytes read\n`;
+    case 'key':
+      return `${rec.label} ${rec.clientRandom.toString('hex')} ${rec.secret.toString('hex')}\n`;
+    case 'shell': {
+      const status = rec.retval === undefined ? '' : ` Retval:${rec.retval}`;
+      const where = `${rec.tty ? ` TTY:${rec.tty}` : ''}${rec.cwd ? ` CWD:${rec.cwd}` : ''}`;
+      return `${whoLine(rec)} ${rec.shell}${where}${status}\n${rec.line}\n`;
+    }
+    case 'query': {
+      const parts = [`${rec.db}`, `Len:${rec.length}`];
+      if (rec.status) parts.push(`Status:${rec.status}`);
+      if (rec.database) parts.push(`DB:${rec.database}`);
+      if (rec.client) parts.push(`Client:${rec.client}`);
+      if (rec.kind) parts.push(`Kind:${rec.kind}`);
+      return `${whoLine(rec)} ${parts.join(' ')}\n${rec.query}\n`;
+    }
+    case 'l7':
+      if (opts.formatL7) {
+        const r = opts.formatL7(rec, opts);
+        return typeof r === 'string' && !r.endsWith('\n') ? `${r}\n` : r;
+      }
+      return `${whoLine(rec)} FD:${rec.fd} ${flow(rec)} ${rec.msg.protocol} ${rec.msg.kind}\n`;
+    case 'notice':
+      return `${formatTime(rec.ts)} ${rec.level.toUpperCase()} ${rec.message}\n`;
+  }
+}
+
+const NL = Buffer.from('\n');

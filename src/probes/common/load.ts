@@ -1,0 +1,101 @@
+/**
+ * Load options every capture object shares: the process filter (rodata), the event buffer kind and size,
+ * bpf_loop availability, and external BTF.
+ */
+import { existsSync } from 'node:fs';
+import { CaptureError } from '../../errors.js';
+import type { Config } from '../../config/schema.js';
+import { features } from '../../bpf/features.js';
+import { native } from '../../bpf/native.js';
+import { rodata, type OpenOptions } from '../../bpf/object.js';
+
+/** Syscall tracepoints that bind TLS connection objects to their sockets (bpf/lib/tls_data.bpf.h). */
+export const IO_TRACEPOINTS: readonly [string, string][] = [
+  'sys_enter_write',
+  'sys_enter_writev',
+  'sys_enter_sendto',
+  'sys_enter_sendmsg',
+  'sys_enter_read',
+  'sys_enter_readv',
+  'sys_enter_recvfrom',
+  'sys_enter_recvmsg',
+].map((n) => ['syscalls', n] as [string, string]);
+
+export const FILTER_PID = 1;
+export const FILTER_UID = 2;
+export const FILTER_CGROUP = 4;
+
+/** Ring buffers where the kernel has them; ECAPTURE_FORCE_PERFBUF=1 forces the perf-buffer path (tests). */
+export function usePerfBuffer(): boolean {
+  return process.env.ECAPTURE_FORCE_PERFBUF === '1' || !features.ringbuf().ok;
+}
+
+/** Ring buffer bytes for --mapsize pages per CPU: pages × page size × CPUs, rounded up to a power of two. */
+export function ringBytes(config: Config): number {
+  const pages = Number(config.mapsize ?? 1024);
+  const total = pages * 4096 * native().numPossibleCpus();
+  let size = 4096;
+  while (size < total && size < 1 << 30) size *= 2;
+  return size;
+}
+
+/** The external BTF to use, per -b/--btf and --btf-file; undefined = the kernel's own. */
+export function btfPath(config: Config): string | undefined {
+  const mode = Number(config.btf ?? 0);
+  const file = config.btfFile ? String(config.btfFile) : undefined;
+  if (file && !existsSync(file)) {
+    throw new CaptureError('ECAP_BTF', `--btf-file ${file}: no such file`, { hint: 'download the BTF for this kernel from btfhub' });
+  }
+  if (mode === 2 && !file) {
+    throw new CaptureError('ECAP_BTF', '-b 2 (non-CO-RE) is not shipped: every object is CO-RE', {
+      hint: 'use -b 0 (kernel BTF) or give an external BTF with --btf-file',
+    });
+  }
+  if (!file && !features.btf().ok) {
+    throw new CaptureError('ECAP_BTF', 'this kernel has no BTF (/sys/kernel/btf/vmlinux is missing)', {
+      hint: 'give an external BTF for this kernel with --btf-file (e.g. from btfhub), or use a kernel built with CONFIG_DEBUG_INFO_BTF=y',
+    });
+  }
+  return file;
+}
+
+export function filterRodata(config: Config, cgroupId?: bigint): Record<string, Buffer> {
+  let flags = 0;
+  const pid = Number(config.pid ?? 0);
+  if (pid > 0) flags |= FILTER_PID;
+  const uidSet = config.uid !== undefined && config.uid !== '';
+  if (uidSet) flags |= FILTER_UID;
+  if (cgroupId !== undefined) flags |= FILTER_CGROUP;
+  return {
+    filter_flags: rodata.u32(flags),
+    target_pid: rodata.u32(pid),
+    target_uid: rodata.u32(uidSet ? Number(config.uid) : 0),
+    target_cgroup_id: rodata.u64(cgroupId ?? 0n),
+  };
+}
+
+/** Open options for a capture object built on bpf/lib/tls_data.bpf.h. */
+export function baseLoadOptions(config: Config, extra: { cgroupId?: bigint } = {}): OpenOptions {
+  const perf = usePerfBuffer();
+  const o: OpenOptions = {
+    rodata: {
+      ...filterRodata(config, extra.cgroupId),
+      use_perfbuf: rodata.u32(perf ? 1 : 0),
+      have_bpf_loop: rodata.u32(features.bpfLoop().ok ? 1 : 0),
+    },
+    mapSizes: perf ? {} : { events_rb: ringBytes(config) },
+  };
+  if (perf) o.autocreate = { events_rb: false };
+  const btf = btfPath(config);
+  if (btf) o.btfCustomPath = btf;
+  return o;
+}
+
+export function eventReadOptions(config: Config): { usePerf: boolean; pagesPerCpu: number } {
+  let pages = Number(config.mapsize ?? 1024);
+  // perf buffers need a power-of-two page count
+  let p = 1;
+  while (p < pages) p *= 2;
+  pages = p;
+  return { usePerf: usePerfBuffer(), pagesPerCpu: pages };
+}

@@ -1,0 +1,142 @@
+/**
+ * Which files to hook for OpenSSL/BoringSSL: shared libraries that define SSL_write/SSL_read, and
+ * executables with OpenSSL linked in statically that export them (node). One inspection per distinct file
+ * (dev:inode), cached for the life of the process.
+ */
+import { basename, dirname } from 'node:path';
+import { ElfFile, EM_AARCH64, EM_X86_64, SHN_UNDEF } from '../../elf/elf-file.js';
+import { findLibraries, resolveNeeded } from '../../discovery/libs.js';
+import { executableMappings, exePath, hostPath } from '../../discovery/proc.js';
+
+/** Functions we hook, in attach order. `_ex` forms are optional (OpenSSL ≥ 1.1.1). */
+export const SSL_FUNCS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_free'] as const;
+export type SslFunc = (typeof SSL_FUNCS)[number];
+
+export interface SslTarget {
+  /** path we open/attach through (may be /proc/<pid>/root/... for containers) */
+  path: string;
+  /** path as the process sees it, for messages */
+  displayPath: string;
+  key: string; // dev:ino
+  kind: 'shared' | 'static';
+  /** "openssl 3.0.22", "boringssl", "openssl (static, 3.0.19)", or "openssl" when unknown */
+  lib: string;
+  offsets: Partial<Record<SslFunc, number>>;
+}
+
+const cache = new Map<string, SslTarget | null>();
+
+function keyOf(elf: ElfFile): string {
+  return `${elf.identity.dev}:${elf.identity.ino}`;
+}
+
+const VERSION_RE = /OpenSSL (\d+\.\d+\.\d+[a-z]*)/;
+
+/** A short library description from its read-only strings (or its libcrypto's, for libssl.so.3). */
+function describeLib(elf: ElfFile, path: string): string {
+  if (elf.searchRodata(/BoringSSL/)) return 'boringssl';
+  let m = elf.searchRodata(VERSION_RE);
+  if (!m) {
+    const { needed, runpath } = elf.dynamic();
+    const crypto = needed.find((n) => n.startsWith('libcrypto.so'));
+    const p = crypto ? resolveNeeded(crypto, runpath, dirname(path)) : undefined;
+    if (p) {
+      try {
+        const c = ElfFile.open(p);
+        try {
+          if (c.searchRodata(/BoringSSL/)) return 'boringssl';
+          m = c.searchRodata(VERSION_RE);
+        } finally {
+          c.close();
+        }
+      } catch {
+        /* unreadable: version unknown */
+      }
+    }
+  }
+  return m ? `openssl ${m[1]}` : 'openssl';
+}
+
+/**
+ * Inspect one file: undefined when it is not an ELF for this machine or does not define SSL_write and
+ * SSL_read. Cheap for non-TLS files: only .dynstr is searched before symbols are parsed.
+ */
+export function inspectSslFile(path: string, displayPath = path, opts: { allowSymtab?: boolean } = {}): SslTarget | undefined {
+  let elf: ElfFile;
+  try {
+    elf = ElfFile.open(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const key = keyOf(elf);
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit ? { ...hit, path, displayPath } : undefined;
+    if (elf.machine !== EM_X86_64 && elf.machine !== EM_AARCH64) {
+      cache.set(key, null);
+      return undefined;
+    }
+    const dynstr = elf.sectionData('.dynstr');
+    let dynamicOnly = true;
+    if (dynstr.indexOf('SSL_write\0') < 0) {
+      // not exported: only worth a .symtab look for executables the user or a process points us at
+      if (!opts.allowSymtab || !elf.section('.symtab')) {
+        cache.set(key, null);
+        return undefined;
+      }
+      dynamicOnly = false;
+    }
+    const offsets: Partial<Record<SslFunc, number>> = {};
+    for (const f of SSL_FUNCS) {
+      const s = elf.findSymbol(f, { dynamicOnly });
+      if (!s || s.shndx === SHN_UNDEF || s.value === 0) continue;
+      const off = elf.vaddrToOffset(s.value);
+      if (off !== undefined) offsets[f] = off;
+    }
+    if (offsets.SSL_write === undefined || offsets.SSL_read === undefined) {
+      cache.set(key, null);
+      return undefined;
+    }
+    const isLib = /\.so(\.|$)/.test(basename(displayPath));
+    const desc = describeLib(elf, path);
+    const t: SslTarget = {
+      path,
+      displayPath,
+      key,
+      kind: isLib ? 'shared' : 'static',
+      lib: isLib ? desc : `${desc} (static in ${basename(displayPath)})`,
+      offsets,
+    };
+    cache.set(key, t);
+    return t;
+  } finally {
+    elf.close();
+  }
+}
+
+/** libssl copies installed on the system (all of them: OpenSSL 1.1, 3, BoringSSL under android/, ...). */
+export function systemSslTargets(): SslTarget[] {
+  const out: SslTarget[] = [];
+  for (const f of findLibraries(/^libssl\.so(\.[\d.]+)?$/)) {
+    const t = inspectSslFile(f.path);
+    if (t) out.push(t);
+  }
+  return out;
+}
+
+/** Files a running process maps (its executable included) that carry OpenSSL/BoringSSL. */
+export function processSslTargets(pid: number): SslTarget[] {
+  const out: SslTarget[] = [];
+  const exe = exePath(pid);
+  for (const m of executableMappings(pid)) {
+    const p = hostPath(pid, m.path, m.inode);
+    if (!p) continue;
+    const t = inspectSslFile(p, m.path, { allowSymtab: m.path === exe });
+    if (t) out.push(t);
+  }
+  return out;
+}
+
+export function clearTargetCache(): void {
+  cache.clear();
+}

@@ -5,9 +5,10 @@
  * `KeylogWriter` formats, de-duplicates and (optionally) appends them to a file, one write(2) per line, so the
  * file is complete up to the last line at any moment and can be read (e.g. by Wireshark) while capturing.
  */
-import { closeSync, constants, fchmodSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { CaptureError } from '../errors.js';
 import { deriveHandshakeTrafficSecrets, hashLength, tls13HashForCipher } from './hkdf.js';
+import { openSecretFile } from './secret-file.js';
 
 export const TLS1_2_VERSION = 0x0303;
 export const TLS1_3_VERSION = 0x0304;
@@ -136,31 +137,9 @@ export interface KeylogWriterOptions {
   dedupLimit?: number;
 }
 
-/** Open a secrets file for appending: O_APPEND|O_CREAT|O_NOFOLLOW, mode 0600, regular files and FIFOs only. */
+/** Open a key log file for appending (see secret-file.ts: 0600, no symlinks, no hard links). */
 export function openSecretsFileForAppend(path: string): number {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') {
-      throw new CaptureError('ECAP_OUTPUT', `open key log file ${path}: it is a symbolic link; refusing to follow it`, {
-        cause,
-        hint: 'remove the link or choose another path',
-      });
-    }
-    throw new CaptureError('ECAP_OUTPUT', `open key log file ${path}: ${(cause as Error).message}`, { cause });
-  }
-  const st = fstatSync(fd);
-  if (!st.isFile() && !st.isFIFO()) {
-    closeSync(fd);
-    throw new CaptureError('ECAP_OUTPUT', `open key log file ${path}: not a regular file`);
-  }
-  // An existing file that others can read would leak the secrets: tighten it if it is ours.
-  if (st.isFile() && (st.mode & 0o077) !== 0 && typeof process.getuid === 'function' && st.uid === process.getuid()) {
-    fchmodSync(fd, 0o600);
-  }
-  return fd;
+  return openSecretFile(path, { mode: 'append', what: 'key log file' });
 }
 
 export class KeylogWriter {

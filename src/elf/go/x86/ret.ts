@@ -14,6 +14,8 @@ export interface RetScan {
   rets: number[];
   /** number of instructions decoded */
   instructions: number;
+  /** whether any VEX/EVEX-encoded (AVX) instruction was seen */
+  vex: boolean;
   /** instruction start offsets (only when asked for with `boundaries: true`) */
   boundaries?: number[];
 }
@@ -27,11 +29,13 @@ export function findX86Rets(code: Uint8Array, what: string, opts: { boundaries?:
   const starts: number[] = [];
   const targets: { from: number; to: number }[] = [];
   let off = 0;
+  let vex = false;
   try {
     while (off < code.length) {
       const insn = decodeX86(code, off, code.length);
       starts.push(off);
       if (insn.isRet) rets.push(off);
+      if (insn.vex) vex = true;
       if (insn.branchTarget !== undefined && insn.branchTarget >= 0 && insn.branchTarget < code.length) {
         targets.push({ from: off, to: insn.branchTarget });
       }
@@ -58,7 +62,7 @@ export function findX86Rets(code: Uint8Array, what: string, opts: { boundaries?:
       );
     }
   }
-  const scan: RetScan = { rets, instructions: starts.length };
+  const scan: RetScan = { rets, instructions: starts.length, vex };
   if (opts.boundaries) scan.boundaries = starts;
   return scan;
 }

@@ -102,7 +102,14 @@ void ecap_throw_load(napi_env env, int err, const char *objname, uint64_t log_ma
 void ecap_emit_warning(napi_env env, napi_value err) {
   napi_value global, process, fn, result, exc;
   napi_valuetype t;
-  bool pending = false;
+  bool pending = false, is_error = false;
+  napi_valuetype vt;
+  if (napi_is_error(env, err, &is_error) != napi_ok) return;
+  if (!is_error && (napi_typeof(env, err, &vt) != napi_ok || vt != napi_string) &&
+      napi_coerce_to_string(env, err, &err) != napi_ok) {
+    napi_get_and_clear_last_exception(env, &exc);
+    return;
+  }
   if (napi_get_global(env, &global) != napi_ok) return;
   if (napi_get_named_property(env, global, "process", &process) != napi_ok) return;
   if (napi_get_named_property(env, process, "emitWarning", &fn) != napi_ok) return;

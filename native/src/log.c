@@ -26,6 +26,8 @@ static int cb_level;
 static pthread_t cb_thread;
 static bool in_callback;
 
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER; /* libbpf may print on any thread */
+
 static void ring_append(const char *s, size_t n) {
   if (n > RING_SIZE) {
     ring_total += n - RING_SIZE;
@@ -36,7 +38,12 @@ static void ring_append(const char *s, size_t n) {
   ring_total += n;
 }
 
-uint64_t ecap_log_mark(void) { return ring_total; }
+uint64_t ecap_log_mark(void) {
+  pthread_mutex_lock(&ring_lock);
+  uint64_t m = ring_total;
+  pthread_mutex_unlock(&ring_lock);
+  return m;
+}
 
 /* Pointer to the start of the last `max_lines` lines of s[0..n). */
 static const char *tail_lines(const char *s, size_t n, int max_lines) {
@@ -49,7 +56,16 @@ static const char *tail_lines(const char *s, size_t n, int max_lines) {
   return p;
 }
 
+static char *tail_locked(uint64_t since, int max_lines);
+
 char *ecap_log_tail(uint64_t since, int max_lines) {
+  pthread_mutex_lock(&ring_lock);
+  char *out = tail_locked(since, max_lines);
+  pthread_mutex_unlock(&ring_lock);
+  return out;
+}
+
+static char *tail_locked(uint64_t since, int max_lines) {
   uint64_t start = since;
   if (ring_total - start > RING_SIZE) start = ring_total - RING_SIZE;
   size_t n = (size_t)(ring_total - start);
@@ -65,7 +81,7 @@ char *ecap_log_tail(uint64_t since, int max_lines) {
 
 /* Finds the last "prog 'NAME': ...fail..." line in the log since `since`. */
 static char *failed_prog_from_ring(uint64_t since) {
-  char *text = ecap_log_tail(since, RING_SIZE), *found = NULL;
+  char *text = tail_locked(since, RING_SIZE), *found = NULL;
   if (!text) return NULL;
   for (char *p = strstr(text, "prog '"); p; p = strstr(p + 1, "prog '")) {
     char *name = p + 6, *end = strchr(name, '\'');
@@ -86,12 +102,14 @@ static char *failed_prog_from_ring(uint64_t since) {
 bool ecap_log_failed_prog(uint64_t since, char **prog, char **log) {
   *prog = NULL;
   *log = NULL;
+  pthread_mutex_lock(&ring_lock);
   if (vlog_prog && vlog_pos >= since) {
     *prog = strdup(vlog_prog);
     *log = strdup(vlog_text ? vlog_text : "");
   } else {
     *prog = failed_prog_from_ring(since);
   }
+  pthread_mutex_unlock(&ring_lock);
   return *prog != NULL;
 }
 
@@ -102,6 +120,7 @@ static void capture_verifier_log(const char *msg) {
   if (!b) return;
   const char *body = b + sizeof begin - 1, *e = strstr(body, endm);
   if (!e) e = body + strlen(body);
+  while (e > body && e[-1] == '\n') e--;
   const char *t = tail_lines(body, (size_t)(e - body), VLOG_MAX_LINES);
   free(vlog_prog);
   free(vlog_text);
@@ -151,8 +170,10 @@ static int print_cb(enum libbpf_print_level level, const char *fmt, va_list ap) 
   va_end(ap2);
   size_t len = strlen(msg);
   if (level <= LIBBPF_INFO) {
+    pthread_mutex_lock(&ring_lock);
     capture_verifier_log(msg);
     ring_append(msg, len);
+    pthread_mutex_unlock(&ring_lock);
   }
   if (cb_ref && (int)level <= cb_level && !in_callback && pthread_equal(pthread_self(), cb_thread))
     forward_to_js((int)level, msg);
@@ -168,6 +189,19 @@ bool ecap_reentrant(napi_env env) {
   return true;
 }
 
+/* env cleanup hook: the env that registered the callback is going away */
+static void forget_callback(void *arg) {
+  if (cb_ref) napi_delete_reference(cb_env, cb_ref);
+  cb_ref = NULL;
+  cb_env = NULL;
+}
+
+static void drop_callback(void) {
+  napi_env env = cb_env;
+  forget_callback(NULL);
+  if (env) napi_remove_env_cleanup_hook(env, forget_callback, NULL);
+}
+
 /* setLogCallback(level, cb | null) */
 napi_value js_set_log_callback(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -180,17 +214,15 @@ napi_value js_set_log_callback(napi_env env, napi_callback_info info) {
   }
   bool clear = ecap_is_nullish(env, argv[1]);
   if (!clear && !ecap_func(env, argv[1], "cb")) return NULL;
-  if (cb_ref) {
-    napi_delete_reference(cb_env, cb_ref);
-    cb_ref = NULL;
-  }
+  drop_callback();
   if (!clear) {
     if (napi_create_reference(env, argv[1], 1, &cb_ref) != napi_ok) {
       cb_ref = NULL;
       ecap_throw(env, 12, "keep log callback");
       return NULL;
     }
-    cb_env = env;
+    cb_env = env; /* forget the callback when this env (e.g. a worker) goes away */
+    napi_add_env_cleanup_hook(env, forget_callback, NULL);
     cb_level = (int)level;
     cb_thread = pthread_self();
   }

@@ -2,6 +2,7 @@
  * cgroup id. */
 #include "addon.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
   const char *name;
@@ -64,6 +66,34 @@ static napi_value probe_result(napi_env env, int r, const char *what, const char
   return v;
 }
 
+/* libbpf 1.1's libbpf_probe_bpf_helper() only knows the verifier's old "unknown func" wording; newer
+ * kernels say "program of this type cannot use helper", which 1.1 takes for "supported". For program
+ * types that need no attach setup we run the same probe (a program calling the helper) and also
+ * recognise the new wording; other types go to libbpf. */
+static int probe_helper(enum bpf_prog_type t, enum bpf_func_id h) {
+  switch (t) {
+  case BPF_PROG_TYPE_SOCKET_FILTER: case BPF_PROG_TYPE_KPROBE: case BPF_PROG_TYPE_SCHED_CLS:
+  case BPF_PROG_TYPE_SCHED_ACT: case BPF_PROG_TYPE_TRACEPOINT: case BPF_PROG_TYPE_XDP:
+  case BPF_PROG_TYPE_PERF_EVENT: case BPF_PROG_TYPE_CGROUP_SKB: case BPF_PROG_TYPE_RAW_TRACEPOINT:
+    break;
+  default:
+    return libbpf_probe_bpf_helper(t, h, NULL);
+  }
+  struct bpf_insn insns[2] = { { .code = BPF_JMP | BPF_CALL, .imm = h }, { .code = BPF_JMP | BPF_EXIT } };
+  static char log[16384];
+  log[0] = 0;
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = sizeof log, .log_level = 1);
+  int fd = bpf_prog_load(t, NULL, "GPL", insns, 2, &opts);
+  if (fd >= 0) {
+    close(fd);
+    return 1;
+  }
+  if (strstr(log, "invalid func ") || strstr(log, "unknown func ") || strstr(log, "cannot use helper")) return 0;
+  int err = errno;
+  if (err == EPERM || err == ENOSPC || log[0] == 0) return -err; /* not a verdict on the helper */
+  return 1; /* rejected for another reason (e.g. its arguments): the helper itself is known */
+}
+
 static napi_value probe(napi_env env, napi_callback_info info, int kind) {
   napi_value argv[2], result = NULL;
   char *a = NULL, *b = NULL;
@@ -78,7 +108,7 @@ static napi_value probe(napi_env env, napi_callback_info info, int kind) {
   } else if ((b = ecap_str(env, argv[1], "helper"))) {
     int h = LOOKUP(helpers, b);
     if (h < 0) ecap_throw(env, EINVAL, "probe helper '%s' (unknown name)", b);
-    else result = probe_result(env, libbpf_probe_bpf_helper(t, h, NULL), "helper", b);
+    else result = probe_result(env, probe_helper(t, h), "helper", b);
   }
   free(a);
   free(b);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define ASYNC_ROUNDS 8
+#define HANDOFF_BYTES (64 * 1024)
 
 static bool append(ecap_buf *b, const void *sample, size_t size) {
   size_t rec = (4 + size + 7) & ~(size_t)7;
@@ -84,19 +85,20 @@ static void free_batch(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-/* Hands the batch to JS without copying when external buffers are allowed. */
+/* Small batches are copied (our allocation is reused); large ones are handed to JS without copying. */
 static bool batch_buffer(ecap_buf *b, napi_value *out) {
   napi_env env = b->env;
   int64_t adjusted;
   bool pending = false;
   napi_value exc;
-  if (napi_create_external_buffer(env, b->len, b->data, free_batch, (void *)(uintptr_t)b->len, out) == napi_ok) {
+  if (b->len >= HANDOFF_BYTES &&
+      napi_create_external_buffer(env, b->len, b->data, free_batch, (void *)(uintptr_t)b->len, out) == napi_ok) {
     napi_adjust_external_memory(env, (int64_t)b->len, &adjusted);
     b->data = NULL;
     b->cap = 0;
     return true;
   }
-  napi_is_exception_pending(env, &pending);
+  napi_is_exception_pending(env, &pending); /* e.g. external buffers not allowed by this runtime */
   if (pending) napi_get_and_clear_last_exception(env, &exc);
   return napi_create_buffer_copy(env, b->len, b->data, NULL, out) == napi_ok;
 }

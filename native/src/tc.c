@@ -6,6 +6,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ static tc_qdisc *qdiscs;
 static size_t nqdiscs, cap_qdiscs;
 static int next_id = 1;
 static bool atexit_registered;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the table is process-wide (workers) */
 
 static tc_qdisc *find_qdisc(int ifindex) {
   for (size_t i = 0; i < nqdiscs; i++)
@@ -57,12 +59,35 @@ static void qdisc_put(int ifindex) {
   *q = qdiscs[--nqdiscs];
 }
 
+static int tc_detach_locked(int tc_id);
+
 static void cleanup_at_exit(void) {
-  while (nfilters > 0) ecap_tc_detach(filters[nfilters - 1].id);
+  pthread_mutex_lock(&lock);
+  while (nfilters > 0) tc_detach_locked(filters[nfilters - 1].id);
+  pthread_mutex_unlock(&lock);
 }
+
+static int tc_attach_locked(int ifindex, bool ingress, int prog_fd, uint32_t handle, uint32_t priority,
+                            const char **stage);
 
 /* Returns a filter id > 0, or -errno with *stage = "create" (qdisc) or "attach" (filter). */
 int ecap_tc_attach(int ifindex, bool ingress, int prog_fd, uint32_t handle, uint32_t priority, const char **stage) {
+  pthread_mutex_lock(&lock);
+  int r = tc_attach_locked(ifindex, ingress, prog_fd, handle, priority, stage);
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+/* Returns 0 or -errno of bpf_tc_detach; the filter is forgotten either way. */
+int ecap_tc_detach(int tc_id) {
+  pthread_mutex_lock(&lock);
+  int r = tc_detach_locked(tc_id);
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+static int tc_attach_locked(int ifindex, bool ingress, int prog_fd, uint32_t handle, uint32_t priority,
+                            const char **stage) {
   if (!grow((void **)&filters, &cap_filters, nfilters, sizeof *filters) ||
       !grow((void **)&qdiscs, &cap_qdiscs, nqdiscs, sizeof *qdiscs))
     return -ENOMEM;
@@ -99,8 +124,7 @@ int ecap_tc_attach(int ifindex, bool ingress, int prog_fd, uint32_t handle, uint
   return f->id;
 }
 
-/* Returns 0 or -errno of bpf_tc_detach; the filter is forgotten either way. */
-int ecap_tc_detach(int tc_id) {
+static int tc_detach_locked(int tc_id) {
   for (size_t i = 0; i < nfilters; i++) {
     if (filters[i].id != tc_id) continue;
     tc_filter f = filters[i];

@@ -216,6 +216,23 @@ test('open: programs and maps; argument and lookup errors', (t) => {
   expectNative(() => o.programs(), 9, /closed/);
 });
 
+test('feature probes and mountFs errors', (t) => {
+  const a = addon(t);
+  if (!a) return;
+  assert.equal(a.probeMapType('ringbuf'), true);
+  assert.equal(a.probeMapType('perf_event_array'), true);
+  assert.equal(a.probeProgType('tracepoint'), true);
+  assert.equal(a.probeProgType('sched_cls'), true);
+  assert.equal(a.probeProgType('raw_tracepoint'), true);
+  assert.equal(typeof a.probeProgType('kprobe'), 'boolean');
+  assert.equal(a.probeHelper('tracepoint', 'bpf_ringbuf_output'), true);
+  assert.equal(a.probeHelper('sched_cls', 'skb_load_bytes'), true);
+  assert.equal(a.probeHelper('tracepoint', 'bpf_skb_load_bytes'), false, 'not available to tracepoints');
+  expectNative(() => a.probeMapType('no_such_map'), 22, /unknown name/);
+  expectNative(() => a.probeHelper('kprobe', 'no_such_helper'), 22, /unknown name/);
+  expectNative(() => a.mountFs('nosuchfs', '/tmp'), 19, /mount nosuchfs at '\/tmp': No such device/);
+});
+
 test('setGlobal/getGlobal and setMapMaxEntries', (t) => {
   const a = addon(t);
   if (!a) return;
@@ -378,24 +395,31 @@ test('perf buffer delivery', async (t) => {
   }
 });
 
-test('uprobe and uretprobe on libc getuid, raw tracepoint, kprobe error', async (t) => {
+test('uprobe and uretprobe on libc getuid: all samples, large batches; raw tracepoint; kprobe error', async (t) => {
   const a = addon(t);
   if (!a) return;
   if (skipIf(t, existsSync(LIBC) ? null : `${LIBC} not found`)) return;
   const o = open(a);
   o.setAutoload('kprobe_nanosleep', true);
+  o.setMapMaxEntries('events', 1 << 20);
   try {
     o.load();
     const samples: Sample[] = [];
-    o.openRingBuffer('events', (batch, count) => samples.push(...parseBatch(batch, count)));
+    let biggest = 0;
+    o.openRingBuffer('events', (batch, count) => {
+      biggest = Math.max(biggest, batch.length);
+      samples.push(...parseBatch(batch, count));
+    });
     const offset = symbolOffset(LIBC, 'getuid');
     o.attachUprobe('probe_entry', { path: LIBC, offset });
     o.attachUprobe('probe_return', { path: LIBC, offset, retprobe: true, pid: -1 });
-    const pid = child('process.getuid()');
-    const seen = (k: number): boolean => samples.some((s) => s.tgid === pid && s.kind === k);
-    assert.ok(await waitFor(() => seen(KIND.uprobe) && seen(KIND.uretprobe)), 'uprobe and uretprobe fired in the child');
-    // a probe restricted to another pid does not fire for the child
-    expectNative(() => o.attachUprobe('probe_entry', { path: '/no/such/lib.so', offset: 0 }), 2, /attach uprobe 'probe_entry' to \/no\/such\/lib.so\+0x0/);
+    const pid = child('for (let i = 0; i < 3000; i++) process.getuid()');
+    const n = (k: number): number => samples.filter((s) => s.tgid === pid && s.kind === k).length;
+    assert.ok(await waitFor(() => n(KIND.uprobe) >= 3000 && n(KIND.uretprobe) === n(KIND.uprobe)),
+      `every call seen on entry and return (${n(KIND.uprobe)}/${n(KIND.uretprobe)})`);
+    assert.ok(biggest >= 64 * 1024, `a large batch was delivered (${biggest} bytes)`);
+    expectNative(() => o.attachUprobe('probe_entry', { path: '/no/such/lib.so', offset: 0 }), 2,
+      /attach uprobe 'probe_entry' to \/no\/such\/lib.so\+0x0/);
     expectNative(() => o.attachUprobe('nope', { path: LIBC, offset }), 2, /find program 'nope'/);
     assert.throws(() => o.attachUprobe('probe_entry', { path: LIBC } as Native.UprobeOptions), TypeError);
     const raw = o.attachRawTracepoint('raw_sys_enter', 'sys_enter');
@@ -408,11 +432,31 @@ test('uprobe and uretprobe on libc getuid, raw tracepoint, kprobe error', async 
       assert.match(err.message, /^attach kprobe 'kprobe_nanosleep' to do_nanosleep: /);
       assert.ok(err.errno > 0);
     }
-    expectNative(() => o.attachTracepoint('tp_getpid', 'nosuchcat', 'nosuchevent'), null, /attach tracepoint 'tp_getpid' to nosuchcat\/nosuchevent/);
+    expectNative(() => o.attachTracepoint('tp_getpid', 'nosuchcat', 'nosuchevent'), null,
+      /attach tracepoint 'tp_getpid' to nosuchcat\/nosuchevent/);
   } finally {
     o.close();
   }
   assert.equal(o.linkCount(), 0);
+});
+
+test('uprobe restricted to one pid', async (t) => {
+  const a = addon(t);
+  if (!a) return;
+  if (skipIf(t, existsSync(LIBC) ? null : `${LIBC} not found`)) return;
+  const o = open(a);
+  try {
+    o.load();
+    const samples: Sample[] = [];
+    o.openRingBuffer('events', (batch, count) => samples.push(...parseBatch(batch, count)));
+    o.attachUprobe('probe_entry', { path: LIBC, offset: symbolOffset(LIBC, 'getuid'), pid: process.pid });
+    const pid = child('process.getuid()');
+    process.getuid?.();
+    assert.ok(await waitFor(() => samples.some((s) => s.tgid === process.pid)), 'fired in this process');
+    assert.ok(!samples.some((s) => s.tgid === pid), 'not in the child');
+  } finally {
+    o.close();
+  }
 });
 
 test('map operations', (t) => {

@@ -49,7 +49,7 @@ export class Pclntab {
   private readonly ftab: number;
   private readonly funcnametab: number;
   private readonly funcdata: number;
-  private byName?: Map<string, number>;
+  private byName?: Map<string, number | number[]>;
 
   constructor(
     readonly data: Buffer,
@@ -119,17 +119,52 @@ export class Pclntab {
     for (let i = 0; i < this.nfunc; i++) yield this.func(i);
   }
 
-  /** The function with exactly this name, if any. */
-  find(name: string): GoFunc | undefined {
+  /**
+   * Every function with exactly this name. The pclntab can hold two: a Go function and its ABI0 wrapper
+   * (called from assembly), which the symbol table tells apart as `name` and `name.abi0`.
+   */
+  findAll(name: string): GoFunc[] {
     if (!this.byName) {
       this.byName = new Map();
       for (let i = 0; i < this.nfunc; i++) {
         const n = this.nameAt(i);
-        if (!this.byName.has(n)) this.byName.set(n, i);
+        const prev = this.byName.get(n);
+        if (prev === undefined) this.byName.set(n, i);
+        else this.byName.set(n, Array.isArray(prev) ? [...prev, i] : [prev, i]);
       }
     }
-    const i = this.byName.get(name);
-    return i === undefined ? undefined : this.func(i);
+    const hit = this.byName.get(name);
+    if (hit === undefined) return [];
+    return (Array.isArray(hit) ? hit : [hit]).map((i) => this.func(i));
+  }
+
+  /**
+   * The function with exactly this name, if any. When the name is doubled by an ABI wrapper, the entry whose
+   * funcID is "normal" (0) wins: wrappers carry funcID_wrapper (go1.16–1.20 runtime/symtab.go), and in both
+   * directions (Go function + ABI0 wrapper for assembly callers, assembly function + ABIInternal wrapper)
+   * the wrapped body is the normal one.
+   */
+  find(name: string): GoFunc | undefined {
+    const all = this.findAll(name);
+    if (all.length > 1 && this.format !== '1.2') {
+      const normal = this.findIndexes(name).filter((i) => this.funcIdAt(i) === 0);
+      if (normal.length === 1) return this.func(normal[0]!);
+    }
+    return all[0];
+  }
+
+  private findIndexes(name: string): number[] {
+    this.findAll(name);
+    const hit = this.byName!.get(name);
+    return hit === undefined ? [] : Array.isArray(hit) ? hit : [hit];
+  }
+
+  /** _func.funcID: after entry, nameoff, args, deferreturn, pcsp, pcfile, pcln, npcdata, cuOffset (+ startLine ≥1.20). */
+  private funcIdAt(i: number): number {
+    const wide = this.format === '1.18' || this.format === '1.20';
+    const funcoff = wide ? this.data.readUInt32LE(this.ftab + i * 8 + 4) : readWord(this.data, this.ftab + i * 2 * this.ptrSize + this.ptrSize, this.ptrSize);
+    const rel = this.format === '1.16' ? this.ptrSize + 32 : this.format === '1.18' ? 36 : 40;
+    return this.data[this.funcdata + funcoff + rel] ?? -1;
   }
 
   /** Sanity checks on the header and the first/last entries; false for a false magic match. */

@@ -62,9 +62,21 @@ export interface TcOptions {
  * Called with a batch of ring/perf buffer samples. Layout of `batch`: repeated records of
  * [u32 little-endian length][length bytes of sample][zero padding to a multiple of 8].
  * `count` is the number of samples in the batch. The Buffer is owned by JS afterwards.
+ * Perf buffer samples have the length perf reports for raw samples, which includes perf's own padding
+ * (up to 7 bytes more than the program emitted); ring buffer samples have their exact length.
+ * An exception thrown by the callback when it runs from the event loop is reported with
+ * process.emitWarning(err) and consumption goes on; during drainBuffers() the first one is rethrown
+ * after everything pending has been drained.
  */
 export type BatchCallback = (batch: Buffer, count: number) => void;
 
+/**
+ * Methods of a closed object throw a NativeError with errno EBADF, except close(), linkCount() and
+ * drainBuffers() (which return 0). While ring/perf buffers are open the object is not garbage-collected
+ * and its uv_poll handles keep the event loop alive, until close(). If JS never calls close(), the
+ * object is closed when it is garbage-collected or its environment (main thread or worker) is torn
+ * down, and TC filters/qdiscs of ours still attached at exit() are removed by an atexit handler.
+ */
 export class BpfObject {
   /** Open (not load) a BPF ELF object. */
   constructor(path: string, opts?: OpenOptions);
@@ -75,9 +87,10 @@ export class BpfObject {
   /**
    * Overwrite a global variable in a data section before load. `section` defaults to ".rodata".
    * The variable is found by name in the object's BTF; `value` must be exactly the variable's size.
+   * Throws EBUSY after load().
    */
   setGlobal(name: string, value: Buffer, section?: string): void;
-  /** Read a global variable's current (initial, before load) value. */
+  /** Read a global variable's current value (the initial value before load; after load, the map's memory). */
   getGlobal(name: string, section?: string): Buffer;
   /** Set max_entries of a map before load (for ring buffers: the size in bytes, a power of two × page size). */
   setMapMaxEntries(map: string, maxEntries: number): void;
@@ -115,15 +128,21 @@ export class BpfObject {
 
   /**
    * Start consuming a BPF_MAP_TYPE_RINGBUF map on the libuv loop (uv_poll on ring_buffer__epoll_fd).
-   * Samples are copied into batches of at most `maxBatchBytes` (default 4 MiB) and handed to `cb`.
+   * Samples are copied into batches of at most `maxBatchBytes` (default 4 MiB; one sample larger than that
+   * makes a batch of its own) and handed to `cb`.
    */
   openRingBuffer(map: string, cb: BatchCallback, maxBatchBytes?: number): void;
   /**
    * Start consuming a BPF_MAP_TYPE_PERF_EVENT_ARRAY map (fallback where ring buffers are missing).
-   * `lost` receives (cpu, count) for each loss notification.
+   * `lost` receives (cpu, count), accumulated per CPU, after each batch. `pagesPerCpu` must be a power of 2.
+   * Perf buffers cannot stop inside one CPU's buffer: `maxBatchBytes` is checked between CPU buffers, so a
+   * batch may exceed it by up to one CPU buffer's content.
    */
   openPerfBuffer(map: string, pagesPerCpu: number, cb: BatchCallback, lost: (cpu: number, count: number) => void, maxBatchBytes?: number): void;
-  /** Drain whatever is pending in all open buffers synchronously (used before close to lose nothing). */
+  /**
+   * Drain whatever is pending in all open buffers synchronously (used before close to lose nothing).
+   * Returns the number of samples delivered; rethrows the first exception thrown by a callback.
+   */
   drainBuffers(): number;
 
   /** Detach every link, stop buffers, destroy clsact qdiscs it created, close the object. Idempotent. */
@@ -137,11 +156,18 @@ export function clockOffsetNs(): bigint;
 /** CLOCK_MONOTONIC now, nanoseconds. */
 export function monotonicNs(): bigint;
 export function numPossibleCpus(): number;
-/** Feature probes (libbpf_probe_bpf_*). Names as in enum bpf_prog_type / bpf_map_type without prefix, lower case. */
+/**
+ * Feature probes (libbpf_probe_bpf_*). Names as in enum bpf_prog_type / bpf_map_type / enum bpf_func_id without
+ * prefix, lower case (helpers also with the "bpf_" prefix). Unknown names throw a NativeError (EINVAL).
+ */
 export function probeProgType(type: string): boolean;
 export function probeMapType(type: string): boolean;
 export function probeHelper(progType: string, helper: string): boolean;
-/** Route libbpf's log: level 0 = warnings only (kept for errors), 1 = info, 2 = debug (printed via cb). */
+/**
+ * Route libbpf's log: level 0 = warnings only (kept for errors), 1 = info, 2 = debug (printed via cb).
+ * `cb` is called synchronously, once per line, while libbpf runs; it must not call into the addon
+ * (such calls throw). Exceptions it throws are reported with process.emitWarning.
+ */
 export function setLogCallback(level: number, cb: ((level: number, line: string) => void) | null): void;
 /** mount(2) a pseudo filesystem (tracefs, bpf, debugfs) at a path. */
 export function mountFs(fstype: string, target: string): void;

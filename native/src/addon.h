@@ -80,6 +80,10 @@ struct bpf_program *ecap_find_prog(napi_env env, ecap_obj *o, const char *name);
 struct bpf_map *ecap_find_map(napi_env env, ecap_obj *o, const char *name);
 void ecap_obj_release(ecap_obj *o, bool teardown);
 
+/* globals.c */
+napi_value js_set_global(napi_env env, napi_callback_info info);
+napi_value js_get_global(napi_env env, napi_callback_info info);
+
 /* attach.c */
 napi_value js_attach_uprobe(napi_env env, napi_callback_info info);
 napi_value js_attach_kprobe(napi_env env, napi_callback_info info);

@@ -11,7 +11,7 @@
 typedef struct {
   uint32_t offset, size;
   struct bpf_map *map;
-  void *base; /* initial value (before load) or the mmap'ed map memory (after load) */
+  void *base; /* libbpf's copy of the section's initial value */
   size_t base_size;
 } global_loc;
 
@@ -106,7 +106,7 @@ out:
   return NULL;
 }
 
-/* getGlobal(name, section = ".rodata"): a copy of the current value. */
+/* getGlobal(name, section = ".rodata"): a copy of the current value (after load: read from the map). */
 napi_value js_get_global(napi_env env, napi_callback_info info) {
   napi_value argv[2], result = NULL;
   ecap_obj *o = ecap_this(env, info, 2, argv, false);
@@ -116,10 +116,23 @@ napi_value js_get_global(napi_env env, napi_callback_info info) {
   if (!(name = ecap_str(env, argv[0], "name")) || !(section = ecap_str_opt(env, argv[1], "section", ".rodata")))
     goto out;
   if (!locate(env, o, name, section, &loc)) goto out;
-  if (napi_create_buffer_copy(env, loc.size, (char *)loc.base + loc.offset, NULL, &result) != napi_ok) {
+  void *src = (char *)loc.base + loc.offset, *live = NULL;
+  if (o->loaded && bpf_map__fd(loc.map) >= 0) { /* libbpf 1.1 does not remap the initial value after load */
+    uint32_t zero = 0;
+    int err = (live = malloc(loc.base_size)) ? 0 : -ENOMEM;
+    if (!err) err = bpf_map__lookup_elem(loc.map, &zero, sizeof zero, live, loc.base_size, 0);
+    if (err) {
+      free(live);
+      ecap_throw(env, err, "read global '%s' from map '%s'", name, bpf_map__name(loc.map));
+      goto out;
+    }
+    src = (char *)live + loc.offset;
+  }
+  if (napi_create_buffer_copy(env, loc.size, src, NULL, &result) != napi_ok) {
     result = NULL;
     ecap_throw(env, ENOMEM, "copy global '%s'", name);
   }
+  free(live);
 out:
   free(name);
   free(section);

@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-napi_value js_set_global(napi_env env, napi_callback_info info);
-napi_value js_get_global(napi_env env, napi_callback_info info);
-
 /* Everything except freeing the struct itself. Idempotent. In teardown mode (env cleanup) no JS
  * may run and the cleanup hook completes only once every uv handle has finished closing. */
 void ecap_obj_release(ecap_obj *o, bool teardown) {

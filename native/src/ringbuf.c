@@ -103,10 +103,12 @@ static bool batch_buffer(ecap_buf *b, napi_value *out) {
   return napi_create_buffer_copy(env, b->len, b->data, NULL, out) == napi_ok;
 }
 
+/* Calls the JS callbacks with the batch and the lost counts. Nothing is delivered once the buffer was
+ * closed (possibly by a callback earlier in the same wakeup). */
 static void deliver(ecap_buf *b, pump_ctx *ctx) {
   napi_handle_scope scope;
   napi_value argv[2];
-  if ((b->count == 0 && !b->any_lost) || napi_open_handle_scope(b->env, &scope) != napi_ok) return;
+  if (b->dead || (b->count == 0 && !b->any_lost) || napi_open_handle_scope(b->env, &scope) != napi_ok) return;
   if (b->count > 0) {
     uint32_t count = b->count;
     bool ok = batch_buffer(b, &argv[0]);
@@ -115,7 +117,7 @@ static void deliver(ecap_buf *b, pump_ctx *ctx) {
     napi_create_uint32(b->env, count, &argv[1]);
     if (ok) call_js(b, ctx, b->cb, 2, argv);
   }
-  if (b->any_lost) {
+  if (b->any_lost && !b->dead) {
     b->any_lost = false;
     for (int cpu = 0; cpu < b->ncpu && !b->dead; cpu++) {
       if (!b->lost_counts[cpu]) continue;

@@ -258,6 +258,8 @@ test('setGlobal/getGlobal and setMapMaxEntries', (t) => {
     assert.equal(o.programs().find((p) => p.name === 'kprobe_nanosleep')?.autoload, false);
     expectNative(() => o.setGlobal('knob', u32(1)), 16, /already loaded/);
     assert.deepEqual(o.getGlobal('knob'), u32(0xabcd), 'frozen .rodata still readable');
+    o.mapUpdate('fixture.data', u32(0), Buffer.alloc(8, 0x22));
+    assert.deepEqual(o.getGlobal('data_word', '.data'), Buffer.alloc(8, 0x22), 'after load: the live map memory');
     expectNative(() => o.setMapMaxEntries('counts', 1), 16, /set max_entries of map 'counts'/);
     expectNative(() => o.load(), 114, /already loaded/);
   } finally {

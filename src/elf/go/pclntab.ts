@@ -15,8 +15,10 @@
  *                  {entryoff u32, nameoff i32}.
  *  The last table entry holds the end PC of the last function; function i ends where i+1 starts.
  *
- * textStart (1.18+) is taken from the `.text` section address rather than the header word, which may be
- * unrelocated in a PIE (Go's own debug/gosym does the same).
+ * textStart (1.18+) is the header word; in a PIE that word may be left 0 in the file with its value in a
+ * RELATIVE relocation, which is then used. Only when both are missing is the `.text` address taken (Go's
+ * debug/gosym always takes `.text`, which is wrong for externally linked binaries, where C start-up code
+ * precedes runtime.text in `.text`).
  */
 import { CaptureError } from '../../errors.js';
 import type { ElfFile } from '../elf-file.js';
@@ -56,6 +58,7 @@ export class Pclntab {
     readonly format: PclntabFormat,
     /** where it was found, e.g. ".gopclntab" or "magic in .data.rel.ro" */
     readonly where: string,
+    /** fallback for a 1.18+ header whose textStart word is 0 and not relocated */
     textStart: number,
     private readonly img?: GoImage,
     /** virtual address of data[0], to resolve relocated words in pre-1.18 tables of PIE binaries */
@@ -75,7 +78,7 @@ export class Pclntab {
       this.funcdata = this.ftab;
       this.textStart = 0;
     } else {
-      this.textStart = textStart || word(2);
+      this.textStart = word(2) || img?.relocations().get(vaddr + 8 + 2 * ptr) || textStart;
       this.funcnametab = word(3);
       this.ftab = word(7);
       this.funcdata = this.ftab;

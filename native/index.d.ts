@@ -47,6 +47,8 @@ export interface UprobeOptions {
   /** only fire for this process (default: all, -1) */
   pid?: number;
   retprobe?: boolean;
+  /** attach cookie, read by bpf_get_attach_cookie() (Linux >= 5.15; ignored where unsupported) */
+  cookie?: number;
 }
 
 export interface TcOptions {

@@ -184,7 +184,7 @@ function render(structs: Map<string, StructDef>, enums: Map<string, { name: stri
   L.push('');
   L.push('function cstr(b: Buffer, start: number, end: number): string {');
   L.push('  const z = b.indexOf(0, start);');
-  L.push("  return b.toString('latin1', start, z >= 0 && z < end ? z : end);");
+  L.push("  return b.toString('utf8', start, z >= 0 && z < end ? z : end);");
   L.push('}');
   L.push('');
   for (const [name, values] of [...enums].sort(([a], [b]) => a.localeCompare(b))) {

@@ -50,13 +50,14 @@ static napi_value link_result(napi_env env, ecap_obj *o, struct bpf_link *link, 
   return id < 0 ? NULL : ecap_num(env, id);
 }
 
-/* attachUprobe(program, { path, offset, pid = -1, retprobe = false }) */
+/* attachUprobe(program, { path, offset, pid = -1, retprobe = false, cookie = 0 }) */
 napi_value js_attach_uprobe(napi_env env, napi_callback_info info) {
   napi_value argv[2], v, result = NULL;
   ecap_obj *o = ecap_this(env, info, 2, argv, true);
   char *prog = NULL, *path = NULL, target[4200];
   uint64_t offset;
   int32_t pid = -1;
+  uint64_t cookie = 0;
   bool ret = false;
   struct bpf_program *p;
   if (!o || !(prog = ecap_str(env, argv[0], "program"))) return NULL;
@@ -72,8 +73,9 @@ napi_value js_attach_uprobe(napi_env env, napi_callback_info info) {
   if (!ecap_u64_num(env, v, "opts.offset", &offset)) goto out;
   if (ecap_prop(env, argv[1], "pid", &v) && !ecap_i32_opt(env, v, "opts.pid", -1, &pid)) goto out;
   if (ecap_prop(env, argv[1], "retprobe", &v) && !ecap_bool_opt(env, v, "opts.retprobe", false, &ret)) goto out;
+  if (ecap_prop(env, argv[1], "cookie", &v) && !ecap_u64_num(env, v, "opts.cookie", &cookie)) goto out;
   if (!(p = ecap_find_prog(env, o, prog))) goto out;
-  LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
+  LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret, .bpf_cookie = cookie);
   snprintf(target, sizeof target, "%s+0x%llx%s", path, (unsigned long long)offset, pid >= 0 ? " (one pid)" : "");
   result = link_result(env, o, bpf_program__attach_uprobe_opts(p, pid, path, (size_t)offset, &uo),
                        ret ? "uretprobe" : "uprobe", prog, target);

@@ -99,7 +99,7 @@ export class LoadedObject {
       t.pid && t.pid > 0 ? ` for pid ${t.pid}` : ''
     }`;
     try {
-      const opts: Parameters<BpfObject['attachUprobe']>[1] & { cookie?: number } = {
+      const opts: Parameters<BpfObject["attachUprobe"]>[1] = {
         path: t.path,
         offset: t.offset,
         pid: t.pid && t.pid > 0 ? t.pid : -1,

@@ -13,7 +13,7 @@ export interface ByteSink {
   stats(): { name: string; written: number; bytes: number; dropped: number; [k: string]: unknown };
 }
 
-export type RecordEncoder = (rec: CaptureRecord) => Buffer | string | undefined;
+export type RecordEncoder = (rec: CaptureRecord) => Buffer | string | (Buffer | string)[] | undefined;
 
 export class EncodedOutput implements RecordOutput {
   private encodeErrors = 0;
@@ -31,7 +31,7 @@ export class EncodedOutput implements RecordOutput {
 
   write(rec: CaptureRecord): void {
     if (!this.accept(rec)) return;
-    let chunk: Buffer | string | undefined;
+    let chunk: ReturnType<RecordEncoder>;
     try {
       chunk = this.encode(rec);
     } catch {
@@ -40,7 +40,8 @@ export class EncodedOutput implements RecordOutput {
     }
     if (chunk === undefined || chunk.length === 0) return;
     this.records++;
-    this.sink.write(chunk);
+    if (Array.isArray(chunk)) for (const c of chunk) this.sink.write(c);
+    else this.sink.write(chunk);
   }
 
   flush(): Promise<void> {
@@ -63,7 +64,7 @@ export class EncodedOutput implements RecordOutput {
  * A minimal synchronous fd sink (stdout or an already-open file): gathers chunks and writes them with
  * one writeSync per event-loop turn. Used until/unless a richer sink is configured; EPIPE ends output.
  */
-import { writeSync } from 'node:fs';
+import { writeSync, writevSync } from 'node:fs';
 
 export class FdSink implements ByteSink {
   private parts: (Buffer | string)[] = [];
@@ -92,16 +93,47 @@ export class FdSink implements ByteSink {
     }
   }
 
+  /**
+   * Write everything pending with writev (up to 1024 buffers per call): large payloads go from the ring
+   * batch to the kernel without an extra copy; small strings are merged first.
+   */
   flushSync(): void {
     this.scheduled = false;
     if (this.parts.length === 0) return;
-    const buf = Buffer.concat(this.parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+    // strings are UTF-8 text; runs of small pieces are merged, large buffers are passed as they are
+    const bufs: Buffer[] = [];
+    let run: Buffer[] = [];
+    for (const p of this.parts) {
+      const b = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
+      if (b.length < 1024) run.push(b);
+      else {
+        if (run.length) bufs.push(run.length === 1 ? run[0]! : Buffer.concat(run)), (run = []);
+        bufs.push(b);
+      }
+    }
+    if (run.length) bufs.push(run.length === 1 ? run[0]! : Buffer.concat(run));
     this.parts = [];
     this.pendingBytes = 0;
-    let off = 0;
-    while (off < buf.length && !this.closed) {
+    for (let i = 0; i < bufs.length && !this.closed; i += 1024) this.writeAll(bufs.slice(i, i + 1024));
+  }
+
+  private writeAll(bufs: Buffer[]): void {
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    let done = 0;
+    while (done < total && !this.closed) {
       try {
-        off += writeSync(this.fd, buf, off, buf.length - off);
+        let n = bufs.length === 1 ? writeSync(this.fd, bufs[0]!) : writevSync(this.fd, bufs);
+        done += n;
+        this.counters.bytes += n;
+        // drop what was written
+        while (n > 0 && bufs.length) {
+          if (n >= bufs[0]!.length) n -= bufs.shift()!.length;
+          else {
+            bufs[0] = bufs[0]!.subarray(n);
+            n = 0;
+          }
+        }
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN') continue;
@@ -111,7 +143,6 @@ export class FdSink implements ByteSink {
         return;
       }
     }
-    this.counters.bytes += buf.length;
   }
 
   async flush(): Promise<void> {

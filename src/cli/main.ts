@@ -101,7 +101,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     cmd = parseArgs(argv, io);
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : 2;
       if (e.code === 'ecapture.invalidOption') io.err(`${e.message}\n(run with --help for usage)\n`);
       return 2;
     }

@@ -74,6 +74,7 @@ export class ElfFile {
   readonly segments: ElfSegment[];
   private fd: number;
   private symCache = new Map<string, ElfSymbol[]>();
+  private dataCache = new Map<number, Buffer>();
   private symIndex?: Map<string, ElfSymbol>;
   private dynSymIndex?: Map<string, ElfSymbol>;
 
@@ -195,10 +196,15 @@ export class ElfFile {
     return this.sections.find((s) => s.name === name);
   }
 
+  /** A section's bytes; sections up to 16 MiB are cached for the life of this ElfFile. */
   sectionData(sec: ElfSection | string): Buffer {
     const s = typeof sec === 'string' ? this.section(sec) : sec;
     if (!s || s.type === SHT_NOBITS) return Buffer.alloc(0);
-    return this.read(s.offset, s.size);
+    const hit = this.dataCache.get(s.index);
+    if (hit) return hit;
+    const d = this.read(s.offset, s.size);
+    if (s.size <= 16 << 20) this.dataCache.set(s.index, d);
+    return d;
   }
 
   /** Translate a virtual address (as in symbol values) into a file offset, using the PT_LOAD segments. */
@@ -260,6 +266,38 @@ export class ElfFile {
     return this.symIndex.get(name);
   }
 
+  /**
+   * Look up a few names without indexing the whole table: find each name's offset in the string table,
+   * then scan the raw symbol entries for those offsets. For a binary like node (~100k dynamic symbols)
+   * this is ~1 ms instead of building a map of every symbol. Returns defined symbols only.
+   */
+  lookupSymbols(names: readonly string[], table: '.dynsym' | '.symtab' = '.dynsym'): Map<string, ElfSymbol> {
+    const out = new Map<string, ElfSymbol>();
+    const sec = this.section(table);
+    if (!sec || sec.entsize < 24 || sec.type === SHT_NOBITS || !this.sections[sec.link]) return out;
+    const strs = this.sectionData(this.sections[sec.link]!);
+    // all offsets of each exact NUL-terminated name (a name may also be the suffix of a longer string)
+    const want = new Map<number, string>();
+    for (const n of names) {
+      const needle = Buffer.from(`${n}\0`, 'latin1');
+      for (let i = strs.indexOf(needle); i >= 0; i = strs.indexOf(needle, i + 1)) want.set(i, n);
+    }
+    if (want.size === 0) return out;
+    const data = this.sectionData(sec);
+    for (let o = 0; o + 24 <= data.length; o += sec.entsize) {
+      const name = want.get(data.readUInt32LE(o));
+      if (name === undefined) continue;
+      const shndx = data.readUInt16LE(o + 6);
+      const value = Number(data.readBigUInt64LE(o + 8));
+      if (shndx === SHN_UNDEF || value === 0) continue;
+      const info = data[o + 4]!;
+      const prev = out.get(name);
+      if (prev && prev.type === STT_FUNC) continue;
+      out.set(name, { name, value, size: Number(data.readBigUInt64LE(o + 16)), type: info & 0xf, bind: info >> 4, shndx });
+    }
+    return out;
+  }
+
   /** File offset of a defined function symbol, as a uprobe wants it. */
   symbolFileOffset(name: string): number | undefined {
     const s = this.findSymbol(name);
@@ -316,6 +354,21 @@ export class ElfFile {
       }
     }
     return undefined;
+  }
+
+  /** Whether a literal byte string occurs in read-only data (native memmem per 1 MiB window: fast on 100 MB binaries). */
+  rodataIncludes(literal: string, sections: string[] = ['.rodata']): boolean {
+    const needle = Buffer.from(literal, 'latin1');
+    const WINDOW = 1 << 20;
+    for (const name of sections) {
+      const sec = this.section(name);
+      if (!sec || sec.type === SHT_NOBITS) continue;
+      for (let off = 0; off < sec.size; off += WINDOW - needle.length) {
+        if (this.read(sec.offset + off, Math.min(WINDOW, sec.size - off)).indexOf(needle) >= 0) return true;
+        if (off + WINDOW >= sec.size) break;
+      }
+    }
+    return false;
   }
 
   /** Version names for .dynsym entries from .gnu.version / .gnu.version_d / .gnu.version_r. */

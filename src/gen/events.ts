@@ -5,7 +5,7 @@
 
 function cstr(b: Buffer, start: number, end: number): string {
   const z = b.indexOf(0, start);
-  return b.toString('latin1', start, z >= 0 && z < end ? z : end);
+  return b.toString('utf8', start, z >= 0 && z < end ? z : end);
 }
 
 export const DataDir = {

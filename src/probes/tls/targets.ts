@@ -4,7 +4,7 @@
  * (dev:inode), cached for the life of the process.
  */
 import { basename, dirname } from 'node:path';
-import { ElfFile, EM_AARCH64, EM_X86_64, SHN_UNDEF } from '../../elf/elf-file.js';
+import { ElfFile, EM_AARCH64, EM_X86_64 } from '../../elf/elf-file.js';
 import { findLibraries, resolveNeeded } from '../../discovery/libs.js';
 import { executableMappings, exePath, hostPath } from '../../discovery/proc.js';
 
@@ -30,13 +30,17 @@ function keyOf(elf: ElfFile): string {
   return `${elf.identity.dev}:${elf.identity.ino}`;
 }
 
-const VERSION_RE = /OpenSSL (\d+\.\d+\.\d+[a-z]*)/;
+const VERSION_RE = /OpenSSL (\d+\.\d+\.\d+[a-z]*)( \(compatible; BoringSSL\))?/;
 
 /** A short library description from its read-only strings (or its libcrypto's, for libssl.so.3). */
 function describeLib(elf: ElfFile, path: string): string {
-  if (elf.searchRodata(/BoringSSL/)) return 'boringssl';
-  let m = elf.searchRodata(VERSION_RE);
-  if (!m) {
+  const fromElf = (e: ElfFile): string | undefined => {
+    const m = e.searchRodata(VERSION_RE);
+    if (m) return m[2] ? 'boringssl' : `openssl ${m[1]}`;
+    return e.rodataIncludes('BoringSSL') ? 'boringssl' : undefined;
+  };
+  let d = fromElf(elf);
+  if (!d) {
     const { needed, runpath } = elf.dynamic();
     const crypto = needed.find((n) => n.startsWith('libcrypto.so'));
     const p = crypto ? resolveNeeded(crypto, runpath, dirname(path)) : undefined;
@@ -44,8 +48,7 @@ function describeLib(elf: ElfFile, path: string): string {
       try {
         const c = ElfFile.open(p);
         try {
-          if (c.searchRodata(/BoringSSL/)) return 'boringssl';
-          m = c.searchRodata(VERSION_RE);
+          d = fromElf(c);
         } finally {
           c.close();
         }
@@ -54,7 +57,7 @@ function describeLib(elf: ElfFile, path: string): string {
       }
     }
   }
-  return m ? `openssl ${m[1]}` : 'openssl';
+  return d ?? 'openssl';
 }
 
 /**
@@ -87,10 +90,10 @@ export function inspectSslFile(path: string, displayPath = path, opts: { allowSy
       dynamicOnly = false;
     }
     const offsets: Partial<Record<SslFunc, number>> = {};
+    const syms = elf.lookupSymbols(SSL_FUNCS, dynamicOnly ? '.dynsym' : '.symtab');
     for (const f of SSL_FUNCS) {
-      const s = elf.findSymbol(f, { dynamicOnly });
-      if (!s || s.shndx === SHN_UNDEF || s.value === 0) continue;
-      const off = elf.vaddrToOffset(s.value);
+      const s = syms.get(f);
+      const off = s ? elf.vaddrToOffset(s.value) : undefined;
       if (off !== undefined) offsets[f] = off;
     }
     if (offsets.SSL_write === undefined || offsets.SSL_read === undefined) {

@@ -1,12 +1,16 @@
 /** Registers every module. The CLI, the HTTP API and the event stream all read the registry. */
 import { registerModule, allModules } from './registry.js';
 import { tlsDescriptor } from './probes/tls/index.js';
+// module imports: one line per module, keep this order
+
 
 let done = false;
 export function registerAll(): void {
   if (done) return;
   done = true;
   registerModule(tlsDescriptor);
+  // module registrations: one line per module, keep this order
+
 }
 
 export { allModules };

@@ -111,4 +111,12 @@ struct proc_exec_event {
 	char filename[ECAP_MAX_PATH];
 };
 
+/* ---- keys and packets (tls keylog/pcap modes): add structs below this line ---- */
+
+/* ---- shell and database audit (bash, zsh, mysqld, postgres): add structs below this line ---- */
+
+/* ---- gnutls / nss: add structs below this line ---- */
+
+/* ---- gotls: add structs below this line ---- */
+
 #endif

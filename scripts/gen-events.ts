@@ -29,7 +29,7 @@ interface BtfType {
   values?: { name: string; val: number }[];
 }
 
-type FieldKind = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 's64' | 'chars' | 'bytes' | 'struct';
+type FieldKind = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 's64' | 'chars' | 'bytes' | 'struct' | 'ints';
 interface Field {
   name: string;
   offset: number;
@@ -37,6 +37,9 @@ interface Field {
   kind: FieldKind;
   struct?: string;
   elems?: number;
+  /** for 'ints': the element kind */
+  elem?: FieldKind;
+  elemSize?: number;
 }
 interface StructDef {
   name: string;
@@ -99,6 +102,12 @@ function fieldOf(btf: Map<number, BtfType>, name: string, typeId: number, bitsOf
     const el = resolve(btf, t.type_id!);
     const size = sizeOf(btf, t);
     const isChar = el.kind === 'INT' && el.name === 'char';
+    const elSize = sizeOf(btf, el);
+    if ((el.kind === 'INT' || el.kind === 'ENUM') && elSize > 1 && t.nr_elems! <= 16) {
+      // small arrays of wider integers (e.g. __u64 seq[2]) become number arrays
+      const one = fieldOf(btf, 'x', t.type_id!, 0);
+      return { name, offset, size, kind: 'ints', elems: t.nr_elems!, elem: one.kind, elemSize: elSize };
+    }
     return { name, offset, size, kind: isChar ? 'chars' : 'bytes', elems: t.nr_elems! };
   }
   if (t.kind === 'STRUCT') return { name, offset, size: t.size!, kind: 'struct', struct: t.name };
@@ -145,6 +154,8 @@ function tsType(f: Field): string {
       return 'Buffer';
     case 'struct':
       return pascal(f.struct!);
+    case 'ints':
+      return 'number[]';
     default:
       return 'number';
   }
@@ -171,6 +182,13 @@ function readExpr(f: Field, base: string, isLast: boolean): string {
       return isLast ? `b.subarray(${o}, Math.min(b.length, ${o} + ${f.size}))` : `b.subarray(${o}, ${o} + ${f.size})`;
     case 'struct':
       return `decode${pascal(f.struct!)}At(b, ${o})`;
+    case 'ints': {
+      const items: string[] = [];
+      for (let i = 0; i < f.elems!; i++) {
+        items.push(readExpr({ name: f.name, offset: f.offset + i * f.elemSize!, size: f.elemSize!, kind: f.elem! }, base, false));
+      }
+      return `[${items.join(', ')}]`;
+    }
   }
 }
 

@@ -27,6 +27,7 @@ enum event_kind {
 	EVENT_SHELL = 7,         /* reserved for the shell audit */
 	EVENT_QUERY = 8,         /* reserved for the database audit */
 	EVENT_GO_KEYLOG = 9,     /* reserved for gotls keys */
+	EVENT_CONN_CLOSE = 10,   /* struct conn_close_event: the library freed a connection object */
 };
 
 enum data_dir {
@@ -98,6 +99,16 @@ struct tls_data_event {
 struct conn_bind_event {
 	struct event_hdr hdr;
 	__u64 conn_id;
+	__s32 fd;
+	__u32 lib_id;
+	struct sock_tuple tuple;
+};
+
+/* The library freed a connection object: its final stream positions reveal bytes lost at the end. */
+struct conn_close_event {
+	struct event_hdr hdr;
+	__u64 conn_id;
+	__u64 seq[2]; /* per enum data_dir: bytes the calls returned in total */
 	__s32 fd;
 	__u32 lib_id;
 	struct sock_tuple tuple;

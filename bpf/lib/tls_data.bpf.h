@@ -71,6 +71,7 @@ struct {
 /* Make the wire structs visible in BTF for the TypeScript generator. */
 struct tls_data_event *_btf_tls_data_event __attribute__((unused));
 struct conn_bind_event *_btf_conn_bind_event __attribute__((unused));
+struct conn_close_event *_btf_conn_close_event __attribute__((unused));
 
 static __always_inline __u32 lib_cookie(void *ctx)
 {
@@ -291,12 +292,32 @@ static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
 	return 0;
 }
 
-/* Forget a connection object when the library frees it (its address may be reused). */
-static __always_inline int tls_forget(__u64 conn)
+/* Forget a connection object when the library frees it (its address may be reused), telling userspace
+ * the final stream positions so bytes lost at the end of a connection still show as a gap. */
+static __always_inline int tls_forget(void *ctx, __u64 conn)
 {
 	struct conn_key key = {};
+	struct conn_state *st;
+	struct conn_close_event e = {};
+
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.conn = conn;
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (!st)
+		return 0;
+	if (pass_filter()) {
+		fill_hdr(&e.hdr, EVENT_CONN_CLOSE);
+		if (st->tuple.family)
+			e.hdr.flags |= EVF_TUPLE;
+		e.conn_id = conn;
+		e.seq[0] = st->seq[0];
+		e.seq[1] = st->seq[1];
+		e.fd = st->fd;
+		e.lib_id = st->lib_id;
+		e.tuple = st->tuple;
+		if (emit(ctx, &e, sizeof(e)))
+			count_drop(DROP_RINGBUF_FULL, 0);
+	}
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }

@@ -62,5 +62,5 @@ int BPF_KRETPROBE(uretprobe_ssl_read_ex)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_free, void *ssl)
 {
-	return tls_forget((__u64)ssl);
+	return tls_forget(ctx, (__u64)ssl);
 }

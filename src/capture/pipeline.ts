@@ -3,7 +3,7 @@
  * then every output (encoder × sink). Records are handled synchronously in the ring-buffer callback; the
  * outputs buffer and flush on their own, and never block or throw into the capture path.
  */
-import type { CaptureRecord } from '../model/records.js';
+import type { CaptureRecord, ConnCloseRecord, DataRecord, Direction } from '../model/records.js';
 
 /** The connection tracker's surface, as the pipeline uses it (src/conn/tracker.ts). */
 export interface RecordStage {
@@ -27,19 +27,29 @@ export interface RecordOutput {
 export class GapStage implements RecordStage {
   private next = new Map<string, number>();
   push(rec: CaptureRecord): CaptureRecord[] {
+    if (rec.type === 'conn_close' && rec.finalSeq) {
+      const out: CaptureRecord[] = [];
+      for (const dir of ['read', 'write'] as const) {
+        const key = `${rec.who.pid}/${rec.connId}/${dir}`;
+        const exp = this.next.get(key) ?? 0;
+        this.next.delete(key);
+        const end = rec.finalSeq[dir];
+        if (end > exp) out.push(this.gap(rec, dir, exp, end - exp));
+      }
+      out.push(rec);
+      return out;
+    }
     if (rec.type !== 'data') return [rec];
     const key = `${rec.who.pid}/${rec.connId}/${rec.dir}`;
-    const exp = this.next.get(key);
+    const exp = this.next.get(key) ?? 0;
     this.next.set(key, rec.seq + rec.payload.length);
-    if (exp !== undefined && rec.seq > exp) {
-      const gap: CaptureRecord = {
-        type: 'gap', ts: rec.ts, module: rec.module, who: rec.who, dir: rec.dir, fd: rec.fd, connId: rec.connId,
-        seq: exp, lostBytes: rec.seq - exp,
-      };
-      if (rec.tuple) gap.tuple = rec.tuple;
-      return [gap, rec];
-    }
+    if (rec.seq > exp) return [this.gap(rec, rec.dir, exp, rec.seq - exp), rec];
     return [rec];
+  }
+  private gap(rec: DataRecord | ConnCloseRecord, dir: Direction, seq: number, lostBytes: number): CaptureRecord {
+    const gap: CaptureRecord = { type: 'gap', ts: rec.ts, module: rec.module, who: rec.who, dir, fd: rec.fd, connId: rec.connId, seq, lostBytes };
+    if (rec.tuple) gap.tuple = rec.tuple;
+    return gap;
   }
   tick(): CaptureRecord[] {
     return [];

@@ -52,6 +52,7 @@ export interface DataRecord extends RecordBase {
   tuple?: ConnTuple;
   /** Byte position of payload[0] in this connection+direction's stream. */
   seq: number;
+  /** May be a view into a larger batch buffer: copy it (Buffer.from) before keeping it past the current call. */
   payload: Buffer;
   /** TLS library that produced it, e.g. 'openssl 3.0.22', 'boringssl', 'go1.19.8'. */
   lib?: string;
@@ -77,6 +78,9 @@ export interface ConnCloseRecord extends RecordBase {
   reason: 'closed' | 'idle' | 'shutdown' | 'limit';
   bytesRead: number;
   bytesWritten: number;
+  /** stream positions the kernel counted (reads, writes) when the library freed the connection: bytes
+   * beyond what was delivered were lost, and show as a gap */
+  finalSeq?: { read: number; write: number };
 }
 
 /** One TLS secret in NSS key log form. */

@@ -2,7 +2,7 @@
  * Load options every capture object shares: the process filter (rodata), the event buffer kind and size,
  * bpf_loop availability, and external BTF.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { CaptureError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import { features } from '../../bpf/features.js';
@@ -74,12 +74,32 @@ export function filterRodata(config: Config, cgroupId?: bigint): Record<string, 
   };
 }
 
+/** The cgroup v2 id of --cgroup_path, or undefined when not given. */
+export function cgroupFilterId(config: Config): bigint | undefined {
+  const path = config.cgroupPath ? String(config.cgroupPath) : '';
+  if (!path) return undefined;
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new CaptureError('ECAP_CONFIG', `--cgroup_path ${path}: no such directory`, { hint: 'give a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/nginx.service' });
+  }
+  if (!st.isDirectory() || !existsSync(`${path}/cgroup.procs`)) {
+    throw new CaptureError('ECAP_CONFIG', `--cgroup_path ${path}: not a cgroup directory`, { hint: 'give a cgroup v2 directory (on hybrid systems under /sys/fs/cgroup/unified)' });
+  }
+  try {
+    return native().cgroupId(path);
+  } catch (cause) {
+    throw new CaptureError('ECAP_CONFIG', `--cgroup_path ${path}: cannot read its cgroup id: ${(cause as Error).message}`, { cause });
+  }
+}
+
 /** Open options for a capture object built on bpf/lib/tls_data.bpf.h. */
 export function baseLoadOptions(config: Config, extra: { cgroupId?: bigint } = {}): OpenOptions {
   const perf = usePerfBuffer();
   const o: OpenOptions = {
     rodata: {
-      ...filterRodata(config, extra.cgroupId),
+      ...filterRodata(config, extra.cgroupId ?? cgroupFilterId(config)),
       use_perfbuf: rodata.u32(perf ? 1 : 0),
       have_bpf_loop: rodata.u32(features.bpfLoop().ok ? 1 : 0),
     },

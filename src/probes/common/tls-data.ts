@@ -8,6 +8,7 @@ import {
   EventKind,
   TlsDataEventLayout,
   decodeConnBindEvent,
+  decodeConnCloseEvent,
   decodeTlsDataEvent,
   type EventHdr,
   type SockTuple,
@@ -60,7 +61,32 @@ export class TlsDataDecoder {
     else if (kind === EventKind.EVENT_CONN_BIND) {
       if (decodeConnBindEvent(sample)) this.counters.binds++;
       else this.counters.short++;
-    } else this.counters.unknown++;
+    } else if (kind === EventKind.EVENT_CONN_CLOSE) this.close(sample);
+    else this.counters.unknown++;
+  }
+
+  private close(sample: Buffer): void {
+    const e = decodeConnCloseEvent(sample);
+    if (!e) {
+      this.counters.short++;
+      return;
+    }
+    const [read, write] = [e.seq[0] ?? 0, e.seq[1] ?? 0];
+    const rec: CaptureRecord = {
+      type: 'conn_close',
+      ts: this.wallClock(e.hdr.tsNs),
+      module: this.module,
+      who: whoOf(e.hdr),
+      fd: e.fd,
+      connId: e.connId.toString(16),
+      reason: 'closed',
+      bytesRead: read,
+      bytesWritten: write,
+      finalSeq: { read, write },
+    };
+    const tuple = e.hdr.flags & EventFlags.EVF_TUPLE ? tupleOf(e.tuple) : undefined;
+    if (tuple) rec.tuple = tuple;
+    this.emit(rec);
   }
 
   private data(sample: Buffer): void {

@@ -43,6 +43,7 @@ export class LoadedObject {
   readonly stem: string;
   private obj: BpfObject | undefined;
   private links = new Set<number>();
+  private drainTimer: NodeJS.Timeout | undefined;
 
   private constructor(stem: string, obj: BpfObject) {
     this.stem = stem;
@@ -174,13 +175,20 @@ export class LoadedObject {
    * Read samples of the object's event buffer: the ring buffer `ringMap` where the kernel has one, else the
    * perf buffer `perfMap` with `pagesPerCpu` pages per CPU. `onLost` receives perf-buffer losses.
    */
-  readEvents(ringMap: string, perfMap: string, usePerf: boolean, pagesPerCpu: number, onSample: SampleHandler, onLost: (n: number) => void): void {
+  readEvents(ringMap: string, perfMap: string, usePerf: boolean, pagesPerCpu: number, onSample: SampleHandler, onLost: (n: number) => void, drainEveryMs = 10): void {
     const onBatch = (batch: Buffer, count: number): void => {
       forEachSample(batch, count, onSample);
     };
     try {
       if (usePerf) this.o.openPerfBuffer(perfMap, pagesPerCpu, onBatch, (_cpu, n) => onLost(n));
-      else this.o.openRingBuffer(ringMap, onBatch);
+      else {
+        this.o.openRingBuffer(ringMap, onBatch);
+        // with adaptive wakeups (rodata wakeup_bytes) the kernel wakes us only for big batches: poll too
+        if (drainEveryMs > 0) {
+          this.drainTimer = setInterval(() => this.drain(), drainEveryMs);
+          this.drainTimer.unref();
+        }
+      }
     } catch (cause) {
       throw new CaptureError('ECAP_BPF_MAP', `read events of ${this.stem} (${usePerf ? perfMap : ringMap}): ${describe(cause)}`, { cause });
     }
@@ -231,6 +239,8 @@ export class LoadedObject {
   }
 
   close(): void {
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
     const o = this.obj;
     this.obj = undefined;
     this.links.clear();

@@ -102,6 +102,7 @@ export function baseLoadOptions(config: Config, extra: { cgroupId?: bigint } = {
       ...filterRodata(config, extra.cgroupId ?? cgroupFilterId(config)),
       use_perfbuf: rodata.u32(perf ? 1 : 0),
       have_bpf_loop: rodata.u32(features.bpfLoop().ok ? 1 : 0),
+      wakeup_bytes: rodata.u64(perf ? 0 : wakeupBytes(config)),
     },
     mapSizes: perf ? {} : { events_rb: ringBytes(config) },
   };
@@ -111,11 +112,19 @@ export function baseLoadOptions(config: Config, extra: { cgroupId?: bigint } = {
   return o;
 }
 
-export function eventReadOptions(config: Config): { usePerf: boolean; pagesPerCpu: number } {
+/** Adaptive wakeup threshold: an eighth of the ring, at most 1 MiB (see common.bpf.h). */
+export function wakeupBytes(config: Config): number {
+  return Math.min(ringBytes(config) / 8, 1 << 20);
+}
+
+/** How often the reader drains the ring without a wakeup (ms): bounds the delay of a quiet stream. */
+export const DRAIN_EVERY_MS = 10;
+
+export function eventReadOptions(config: Config): { usePerf: boolean; pagesPerCpu: number; drainEveryMs: number } {
   let pages = Number(config.mapsize ?? 1024);
   // perf buffers need a power-of-two page count
   let p = 1;
   while (p < pages) p *= 2;
   pages = p;
-  return { usePerf: usePerfBuffer(), pagesPerCpu: pages };
+  return { usePerf: usePerfBuffer(), pagesPerCpu: pages, drainEveryMs: DRAIN_EVERY_MS };
 }

@@ -1,0 +1,55 @@
+/**
+ * An HTTP/2 connection: one parser (with its own HPACK decoder) per direction, tied by stream-id pairing
+ * and by RST_STREAM, which ends both halves of a stream whichever side sent it.
+ */
+import type { Limits, MemBudget } from '../limits.js';
+import { StreamPairing, pairResponse, type PendingRequest } from '../pairing.js';
+import type { ParserCounters } from '../parser.js';
+import type { L7Message } from '../types.js';
+import { Http2Parser, type H2Hooks } from './parser.js';
+
+export interface H2Host<T> {
+  readonly limits: Limits;
+  readonly budget: MemBudget;
+  readonly counters: ParserCounters;
+  timeOf(tag: T): bigint;
+  /** side 0 / 1: the two directions, as the caller numbered them */
+  emit(side: 0 | 1, msg: L7Message, start: T, end: T): void;
+}
+
+export class H2Conn<T> {
+  readonly parsers: [Http2Parser<T>, Http2Parser<T>];
+  readonly pairing = new StreamPairing();
+
+  constructor(host: H2Host<T>) {
+    const hooks = (side: 0 | 1): H2Hooks<T> => ({
+      limits: host.limits,
+      budget: host.budget,
+      counters: host.counters,
+      control: (msg, start, end) => host.emit(side, msg, start, end),
+      requestHead: (sid, method, target) => {
+        const r: PendingRequest = {};
+        if (method !== undefined) r.method = method;
+        if (target !== undefined) r.target = target;
+        this.pairing.open(sid, r);
+      },
+      stream: (msg, start, end) => {
+        const sid = msg.streamId!;
+        if (msg.kind === 'request') {
+          const r = this.pairing.get(sid);
+          if (r && msg.incomplete === undefined) r.endNs = host.timeOf(end);
+        } else {
+          const final = msg.status === undefined || msg.status >= 200;
+          pairResponse(msg, final ? this.pairing.take(sid) : this.pairing.get(sid), host.timeOf(start));
+        }
+        host.emit(side, msg, start, end);
+      },
+      reset: (sid, code) => {
+        this.parsers[side].endStream(sid, 'reset', code);
+        this.parsers[side === 0 ? 1 : 0].endStream(sid, 'reset', code);
+        this.pairing.take(sid);
+      },
+    });
+    this.parsers = [new Http2Parser(hooks(0)), new Http2Parser(hooks(1))];
+  }
+}

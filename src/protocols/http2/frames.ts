@@ -1,0 +1,58 @@
+/** HTTP/2 frame constants and names (RFC 9113 §6, §7, §11). */
+
+export const FRAME = {
+  DATA: 0x0,
+  HEADERS: 0x1,
+  PRIORITY: 0x2,
+  RST_STREAM: 0x3,
+  SETTINGS: 0x4,
+  PUSH_PROMISE: 0x5,
+  PING: 0x6,
+  GOAWAY: 0x7,
+  WINDOW_UPDATE: 0x8,
+  CONTINUATION: 0x9,
+} as const;
+
+export const FLAG = {
+  END_STREAM: 0x1,
+  ACK: 0x1,
+  END_HEADERS: 0x4,
+  PADDED: 0x8,
+  PRIORITY: 0x20,
+} as const;
+
+const FRAME_NAMES: Record<number, string> = {
+  0x0: 'DATA', 0x1: 'HEADERS', 0x2: 'PRIORITY', 0x3: 'RST_STREAM', 0x4: 'SETTINGS', 0x5: 'PUSH_PROMISE',
+  0x6: 'PING', 0x7: 'GOAWAY', 0x8: 'WINDOW_UPDATE', 0x9: 'CONTINUATION', 0xa: 'ALTSVC', 0xc: 'ORIGIN',
+  0x10: 'PRIORITY_UPDATE',
+};
+
+export function frameName(type: number): string {
+  return FRAME_NAMES[type] ?? `UNKNOWN_0x${type.toString(16)}`;
+}
+
+const ERROR_NAMES = [
+  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
+];
+
+export function errorName(code: number): string {
+  return ERROR_NAMES[code] ?? `0x${code.toString(16)}`;
+}
+
+const SETTINGS_NAMES: Record<number, string> = {
+  1: 'HEADER_TABLE_SIZE', 2: 'ENABLE_PUSH', 3: 'MAX_CONCURRENT_STREAMS', 4: 'INITIAL_WINDOW_SIZE',
+  5: 'MAX_FRAME_SIZE', 6: 'MAX_HEADER_LIST_SIZE', 8: 'ENABLE_CONNECT_PROTOCOL', 9: 'NO_RFC7540_PRIORITIES',
+};
+
+export function settingName(id: number): string {
+  return SETTINGS_NAMES[id] ?? `0x${id.toString(16)}`;
+}
+
+/** SETTINGS payload → [name, value] pairs. */
+export function parseSettings(p: Buffer): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (let i = 0; i + 6 <= p.length; i += 6) out.push([settingName(p.readUInt16BE(i)), p.readUInt32BE(i + 2)]);
+  return out;
+}

@@ -1,0 +1,130 @@
+/**
+ * HPACK Huffman decoder (RFC 7541 §5.2, Appendix B). Hand-written on purpose: Node's http2 keeps nghttp2's
+ * HPACK internal, and no maintained npm HPACK package exposes a decoder whose state we can keep per
+ * connection and direction (which is the whole point: eCapture issue #744), so the HPACK layer is ours.
+ *
+ * The Appendix B code is canonical (codes ordered by length, then symbol), so the table is stored as its
+ * 257 code lengths and the codes are rebuilt at load. Decoding runs a nibble automaton built from the code
+ * tree: each state is an internal tree node, each 4-bit input moves to the next node and emits at most one
+ * symbol (the shortest code is 5 bits). A string is valid when it ends on the root or inside a run of fewer
+ * than 8 one-bits (EOS prefix padding), and never contains EOS itself.
+ */
+
+/** Code length in bits of symbols 0..256 (256 = EOS), RFC 7541 Appendix B. */
+const CODE_LENGTHS = [
+  13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 28,
+  6, 10, 10, 12, 13, 6, 8, 11, 10, 10, 8, 11, 8, 6, 6, 6, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 7, 8, 15, 6, 12, 10,
+  13, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 8, 13, 19, 13, 14, 6,
+  15, 5, 6, 5, 6, 5, 6, 6, 6, 5, 7, 7, 6, 6, 6, 5, 6, 7, 6, 5, 5, 6, 7, 7, 7, 7, 7, 15, 11, 14, 13, 28,
+  20, 22, 20, 20, 22, 22, 22, 23, 22, 23, 23, 23, 23, 23, 24, 23, 24, 24, 22, 23, 24, 23, 23, 23, 23, 21, 22, 23, 22, 23, 23, 24,
+  22, 21, 20, 22, 22, 23, 23, 21, 23, 22, 22, 24, 21, 22, 23, 23, 21, 21, 22, 21, 23, 22, 23, 23, 20, 22, 22, 22, 23, 22, 22, 23,
+  26, 26, 20, 19, 22, 23, 22, 25, 26, 26, 26, 27, 27, 26, 24, 25, 19, 21, 26, 27, 27, 26, 27, 24, 21, 21, 26, 26, 28, 27, 27, 27,
+  20, 24, 20, 21, 22, 21, 21, 23, 22, 22, 25, 25, 24, 24, 26, 23, 26, 27, 26, 26, 27, 27, 27, 27, 27, 28, 27, 27, 27, 27, 27, 26,
+  30,
+];
+
+const EOS = 256;
+
+/** Canonical codes from the lengths: [code, length] per symbol. */
+export function huffmanCodes(): Array<[number, number]> {
+  const order = CODE_LENGTHS.map((l, s) => [l, s] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out: Array<[number, number]> = new Array(CODE_LENGTHS.length);
+  let code = 0;
+  let prevLen = order[0]![0];
+  order.forEach(([len, sym], i) => {
+    if (i > 0) code = (code + 1) * 2 ** (len - prevLen);
+    prevLen = len;
+    out[sym] = [code, len];
+  });
+  return out;
+}
+
+const F_EMIT = 0x100;
+const F_FAIL = 0x200;
+
+interface Tables {
+  /** per (state, nibble): next state | F_EMIT | F_FAIL | symbol << 16 */
+  fsa: Int32Array;
+  /** per state: may the string end here */
+  accept: Uint8Array;
+}
+
+function build(): Tables {
+  // code tree: internal nodes 0..255; child value >= 0 internal node, < 0 leaf (-1 - symbol)
+  const left: number[] = [0];
+  const right: number[] = [0];
+  const depth: number[] = [0];
+  const ones: boolean[] = [true];
+  let nodes = 1;
+  huffmanCodes().forEach(([code, len], sym) => {
+    let n = 0;
+    for (let i = len - 1; i >= 0; i--) {
+      const bit = Math.floor(code / 2 ** i) & 1;
+      const kids = bit ? right : left;
+      if (i === 0) {
+        kids[n] = -1 - sym;
+      } else {
+        if (kids[n] === undefined || kids[n] === 0) {
+          kids[n] = nodes;
+          left[nodes] = 0;
+          right[nodes] = 0;
+          depth[nodes] = depth[n]! + 1;
+          ones[nodes] = ones[n]! && bit === 1;
+          nodes++;
+        }
+        n = kids[n]!;
+      }
+    }
+  });
+  const fsa = new Int32Array(nodes * 16);
+  const accept = new Uint8Array(nodes);
+  for (let s = 0; s < nodes; s++) {
+    accept[s] = s === 0 || (ones[s]! && depth[s]! < 8) ? 1 : 0;
+    for (let nib = 0; nib < 16; nib++) {
+      let n = s;
+      let entry = 0;
+      for (let b = 3; b >= 0; b--) {
+        const next = (nib >> b) & 1 ? right[n]! : left[n]!;
+        if (next < 0) {
+          const sym = -1 - next;
+          if (sym === EOS) {
+            entry |= F_FAIL;
+            break;
+          }
+          entry |= F_EMIT | (sym << 16);
+          n = 0;
+        } else {
+          n = next;
+        }
+      }
+      fsa[s * 16 + nib] = entry | n;
+    }
+  }
+  return { fsa, accept };
+}
+
+const T = build();
+let scratch = Buffer.allocUnsafe(4096);
+
+/** Decode a Huffman-coded string to latin1 text (one char per octet); undefined if the coding is invalid. */
+export function huffmanDecode(src: Buffer, start: number, end: number): string | undefined {
+  const maxOut = Math.ceil(((end - start) * 8) / 5);
+  if (scratch.length < maxOut) scratch = Buffer.allocUnsafe(Math.max(maxOut, scratch.length * 2));
+  const out = scratch;
+  const fsa = T.fsa;
+  let state = 0;
+  let o = 0;
+  for (let i = start; i < end; i++) {
+    const byte = src[i]!;
+    let e = fsa[(state << 4) | (byte >> 4)]!;
+    if (e & F_FAIL) return undefined;
+    if (e & F_EMIT) out[o++] = e >>> 16;
+    state = e & 0xff;
+    e = fsa[(state << 4) | (byte & 0x0f)]!;
+    if (e & F_FAIL) return undefined;
+    if (e & F_EMIT) out[o++] = e >>> 16;
+    state = e & 0xff;
+  }
+  if (!T.accept[state]) return undefined;
+  return out.toString('latin1', 0, o);
+}

@@ -1,0 +1,94 @@
+/**
+ * Request/response pairing. HTTP/1 answers requests in order on a connection (pipelining included), so a
+ * FIFO pairs them; HTTP/2 pairs by stream id. A paired response gets `request` (method, target) and
+ * `latencyNs` = response start − request end, when the request was complete before the response began.
+ * Both tables are bounded; entries pushed out are counted in `dropped`.
+ */
+import type { HttpMessage } from './types.js';
+
+export interface PendingRequest {
+  method?: string;
+  target?: string;
+  /** wall-clock ns of the request's last byte, once the request is complete */
+  endNs?: bigint;
+  /** HTTP/1: lower-case Upgrade protocol the request asked for (with Connection: upgrade) */
+  upgrade?: string;
+  /** a final response head has been matched to it */
+  answered?: boolean;
+}
+
+export function pairResponse(resp: HttpMessage, req: PendingRequest | undefined, respStartNs: bigint): void {
+  if (req === undefined) return;
+  const r: { method?: string; target?: string } = {};
+  if (req.method !== undefined) r.method = req.method;
+  if (req.target !== undefined) r.target = req.target;
+  resp.request = r;
+  if (req.endNs !== undefined && respStartNs >= req.endNs) resp.latencyNs = Number(respStartNs - req.endNs);
+}
+
+/** HTTP/1: oldest unanswered request first. */
+export class FifoPairing {
+  private q: PendingRequest[] = [];
+  dropped = 0;
+  constructor(private readonly max = 1024) {}
+
+  open(req: PendingRequest): PendingRequest {
+    this.q.push(req);
+    if (this.q.length > this.max) {
+      this.q.shift();
+      this.dropped++;
+    }
+    return req;
+  }
+
+  /** The request the next response answers, without removing it (1xx responses do not consume it). */
+  peek(): PendingRequest | undefined {
+    return this.q[0];
+  }
+
+  /** Remove and return the request a final response answers. */
+  take(): PendingRequest | undefined {
+    return this.q.shift();
+  }
+
+  get size(): number {
+    return this.q.length;
+  }
+}
+
+/** HTTP/2: requests by stream id. */
+export class StreamPairing {
+  private m = new Map<number, PendingRequest>();
+  dropped = 0;
+  constructor(private readonly max = 1024) {}
+
+  open(streamId: number, req: PendingRequest): PendingRequest {
+    const old = this.m.get(streamId);
+    if (old !== undefined) {
+      if (req.method !== undefined) old.method = req.method;
+      if (req.target !== undefined) old.target = req.target;
+      return old;
+    }
+    this.m.set(streamId, req);
+    if (this.m.size > this.max) {
+      const first = this.m.keys().next().value as number;
+      this.m.delete(first);
+      this.dropped++;
+    }
+    return req;
+  }
+
+  get(streamId: number): PendingRequest | undefined {
+    return this.m.get(streamId);
+  }
+
+  take(streamId: number): PendingRequest | undefined {
+    const r = this.m.get(streamId);
+    if (r !== undefined) this.m.delete(streamId);
+    return r;
+  }
+
+  get size(): number {
+    return this.m.size;
+  }
+}

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cSkipReason, goFixture, type GoProgram, goSkipReason, goTool, type GoVariant } from '../../../test/fixtures/go/build.js';
+import { availablePairs, goFixture, goSkipReason, goTool } from '../../../test/fixtures/go/build.js';
 import { synthElf } from '../../../test/fixtures/go/synth-elf.js';
 import { ElfFile, withElf } from '../elf-file.js';
 import { readGoBuildInfo } from './buildinfo.js';
@@ -130,9 +130,7 @@ function renamedCopy(bin: string, name: string): string {
 }
 
 test('pclntab of real Go binaries: matches `go tool nm`, stripped = unstripped, found by magic too', { skip: goSkipReason() }, async (t) => {
-  const pairs: [GoProgram, GoVariant, GoVariant][] = [['tlsclient', 'normal', 'stripped'], ['goinfo', 'pie', 'pie-stripped'], ['goinfo', 'arm64', 'arm64-stripped']];
-  if (!cSkipReason()) pairs.push(['goinfo', 'pie-external', 'pie-external-stripped']);
-  else t.diagnostic(`externally linked PIE not tested: ${cSkipReason()}`);
+  const pairs = availablePairs((m) => t.diagnostic(m));
   for (const [program, full, stripped] of pairs) {
     const bin = await goFixture(program, full);
     const sbin = await goFixture(program, stripped);

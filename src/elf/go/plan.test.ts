@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cSkipReason, goFixture, type GoProgram, goSkipReason, goToolchain, type GoVariant } from '../../../test/fixtures/go/build.js';
+import { availablePairs, goFixture, goSkipReason, goToolchain } from '../../../test/fixtures/go/build.js';
 import { objdump } from '../../../test/fixtures/go/objdump.js';
 import { synthElf } from '../../../test/fixtures/go/synth-elf.js';
 import { CaptureError } from '../../errors.js';
@@ -57,13 +57,7 @@ test('planGoTls: a Go program without crypto/tls', { skip: goSkipReason() }, asy
 });
 
 test('planGoTls on every build variant: version, ABI, PIE, stripped, offsets = go tool objdump', { skip: goSkipReason() }, async (t) => {
-  const cases: [GoProgram, GoVariant, GoVariant][] = [
-    ['tlsclient', 'normal', 'stripped'],
-    ['goinfo', 'pie', 'pie-stripped'],
-    ['goinfo', 'arm64', 'arm64-stripped'],
-  ];
-  if (!cSkipReason()) cases.push(['goinfo', 'pie-external', 'pie-external-stripped']);
-  else t.diagnostic(`externally linked PIE not tested: ${cSkipReason()}`);
+  const cases = availablePairs((m) => t.diagnostic(m));
   for (const [program, full, stripped] of cases) {
     const bin = await goFixture(program, full);
     // expected RET file offsets from go tool objdump of the unstripped build

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cSkipReason, goFixture, type GoProgram, goSkipReason, goTool, type GoVariant } from '../../../test/fixtures/go/build.js';
+import { availablePairs, goFixture, goSkipReason, goTool } from '../../../test/fixtures/go/build.js';
 import { objdump } from '../../../test/fixtures/go/objdump.js';
 import { AttachError, CaptureError } from '../../errors.js';
 import { withElf } from '../elf-file.js';
@@ -10,13 +10,7 @@ const TARGETS = ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).writeRecordLocke
 const escape = (s: string): string => s.replace(/[.*()[\]]/g, (c) => '\\' + c);
 
 test('resolveGoFunction: symbol table and pclntab agree with go tool nm/objdump, in every build variant', { skip: goSkipReason() }, async (t) => {
-  const pairs: [GoProgram, GoVariant, GoVariant][] = [
-    ['tlsclient', 'normal', 'stripped'],
-    ['goinfo', 'pie', 'pie-stripped'],
-    ['goinfo', 'arm64', 'arm64-stripped'],
-  ];
-  if (!cSkipReason()) pairs.push(['goinfo', 'pie-external', 'pie-external-stripped']);
-  else t.diagnostic(`externally linked PIE not tested: ${cSkipReason()}`);
+  const pairs = availablePairs((m) => t.diagnostic(m));
   for (const [program, full, stripped] of pairs) {
     const bin = await goFixture(program, full);
     const sbin = await goFixture(program, stripped);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { goFixture, goSkipReason } from '../../../../test/fixtures/go/build.js';
+import { goFixture, variantSkipReason } from '../../../../test/fixtures/go/build.js';
 import { objdump } from '../../../../test/fixtures/go/objdump.js';
 import { withElf } from '../../elf-file.js';
 import { findArm64Rets, isArm64Ret } from './ret.js';
@@ -24,7 +24,7 @@ test('arm64 RET words', () => {
   assert.throws(() => findArm64Rets(Buffer.alloc(6), 'g'), /decode arm64 machine code of g: length 6 is not a multiple of 4/);
 });
 
-test('arm64 RET offsets agree with `go tool objdump` on every function of a cross-built Go binary', { skip: goSkipReason() }, async (t) => {
+test('arm64 RET offsets agree with `go tool objdump` on every function of a cross-built Go binary', { skip: variantSkipReason('arm64') }, async (t) => {
   const bin = await goFixture('goinfo', 'arm64');
   const funcs = objdump(bin);
   let functions = 0;

@@ -8,8 +8,9 @@
  * opcode, whether a ModRM byte follows and how many immediate bytes follow; it handles legacy prefixes,
  * REX, VEX (2 and 3 byte), EVEX, the 0F / 0F38 / 0F3A maps, SIB and displacements, operand-size and
  * address-size overrides, and the odd cases (F6/F7 TEST immediates, A0–A3 moffs, C8 ENTER, B8–BF imm64,
- * 0F 20–23 register-only ModRM, 3DNow! suffix byte). It is checked against `go tool objdump` over every
- * function of the runtime and crypto packages of a real Go binary (see ret.test.ts).
+ * 0F 20–23 register-only ModRM, 3DNow! suffix byte). ret.test.ts checks it against `go tool objdump` and
+ * GNU objdump on every function (runtime, crypto/tls and all others) of a real Go binary; findX86Rets
+ * (ret.ts) also refuses any decode that falls out of step with the function's own branch targets.
  *
  * It is only as precise as lengths need: invalid opcodes (in 64-bit mode) are rejected, but operand
  * combinations that would #UD are not.

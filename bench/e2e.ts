@@ -1,0 +1,146 @@
+/**
+ * End-to-end cost of capturing: nginx (1 worker, HTTPS on 127.0.0.1) under wrk, three ways in the same run:
+ *   1. no probes;
+ *   2. bare probes: bpftrace with four empty uprobe/uretprobe pairs (SSL_read, SSL_write and their _ex forms);
+ *   3. `ecapture tls` writing text events to a file (on tmpfs, so the disk is not measured).
+ * Also: lost events, the capture process's peak RSS, and startup time (command → all hooks attached).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../src/util/paths.js';
+import type { BenchResult } from './types.js';
+
+const CLI = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+async function waitOutput(p: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
+  let buf = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${buf.slice(-500)}`)), timeoutMs);
+    const on = (d: Buffer): void => {
+      buf += d.toString();
+      if (re.test(buf)) {
+        clearTimeout(t);
+        resolve(buf);
+      }
+    };
+    p.stdout?.on('data', on);
+    p.stderr?.on('data', on);
+  });
+}
+
+function startNginx(dir: string, port: number): ChildProcess {
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'index.html'), 'hello from nginx\n');
+  writeFileSync(join(dir, 'nginx.conf'), `
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${dir}/cert.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    root ${dir};
+  }
+}`);
+  return spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+}
+
+function wrk(port: number, seconds: number): number {
+  const r = spawnSync('wrk', ['-t1', '-c4', `-d${seconds}s`, `https://127.0.0.1:${port}/index.html`], { encoding: 'utf8' });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  if (!m) throw new Error(`wrk failed: ${r.stdout} ${r.stderr}`);
+  return Number(m[1]);
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function stop(p: ChildProcess, sig: NodeJS.Signals = 'SIGINT'): Promise<void> {
+  if (p.exitCode !== null) return;
+  const done = new Promise((r) => p.on('exit', r));
+  p.kill(sig);
+  await Promise.race([done, sleep(10_000)]);
+}
+
+export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<BenchResult[]> {
+  const seconds = opts.seconds ?? Number(process.env.ECAPTURE_BENCH_SECONDS ?? 10);
+  if (process.getuid?.() !== 0) return [{ name: 'end-to-end: skipped (needs root)', value: 0, unit: '' }];
+  for (const c of ['nginx', 'wrk', 'bpftrace', 'openssl']) {
+    if (!have(c)) return [{ name: `end-to-end: skipped (${c} not installed; scripts/setup.sh --bench)`, value: 0, unit: '' }];
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ecap-bench-'));
+  chmodSync(dir, 0o755);
+  const port = 20000 + (process.pid % 20000);
+  const nginx = startNginx(dir, port);
+  const results: BenchResult[] = [];
+  try {
+    await sleep(500);
+    wrk(port, 2); // warm-up
+    const bare = wrk(port, seconds);
+
+    const script = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex']
+      .map((f) => `uprobe:${LIBSSL}:${f} {} uretprobe:${LIBSSL}:${f} {}`)
+      .join('\n');
+    const bt = spawn('bpftrace', ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitOutput(bt, /Attaching \d+ probes/, 30_000);
+    await sleep(500);
+    const bareProbes = wrk(port, seconds);
+    await stop(bt);
+
+    const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+    const events = join(shm, `ecap-bench-events-${process.pid}.txt`);
+    const cap = spawn(process.execPath, [CLI, 'tls', '--eventaddr', events], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let capErr = '';
+    cap.stderr?.on('data', (d: Buffer) => (capErr += d.toString()));
+    await waitOutput(cap, /capture started/, 30_000);
+    const full = wrk(port, seconds);
+    const rss = peakRssMb(cap.pid!);
+    await stop(cap);
+    rmSync(events, { force: true });
+    const lost = /lost (\d+) events/.exec(capErr);
+
+    // startup: command → all hooks attached, median of 5
+    const starts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const p = spawn(process.execPath, [CLI, 'tls', '--eventaddr', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await waitOutput(p, /capture started/, 30_000);
+      starts.push(performance.now() - t0);
+      await stop(p);
+    }
+    starts.sort((a, b) => a - b);
+
+    results.push(
+      { name: 'nginx+wrk, no probes', value: Math.round(bare), unit: 'req/s' },
+      { name: 'nginx+wrk, bare probes (bpftrace, 4 empty uprobe/uretprobe pairs)', value: Math.round(bareProbes), unit: 'req/s' },
+      { name: 'nginx+wrk, ecapture tls writing text to a file', value: Math.round(full), unit: 'req/s', target: `>= ${Math.round(bareProbes * 0.95)} (95% of bare probes)` },
+      { name: 'ecapture tls vs bare probes', value: Math.round((full / bareProbes) * 1000) / 10, unit: '%', target: '>= 95 %' },
+      { name: 'ecapture tls lost events under wrk', value: lost ? Number(lost[1]) : NaN, unit: 'events', target: '0' },
+      { name: 'ecapture tls peak RSS under wrk', value: Math.round(rss), unit: 'MB', target: '<= 150 MB' },
+      { name: 'startup: command to all hooks attached (median of 5)', value: Math.round(starts[2]!), unit: 'ms', target: '<= 500 ms' },
+    );
+  } finally {
+    await stop(nginx, 'SIGQUIT');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}

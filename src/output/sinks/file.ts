@@ -103,8 +103,11 @@ export class FileSink extends QueuedSink {
   #onTimer(): void {
     this.#timer = undefined;
     if (this.isClosed) return;
-    if (this.#size > 0) this.#rotate();
-    else this.#openedAt = this.#now(); // nothing to rotate: start a new period
+    // a write may have rotated since the timer was armed; timers may also fire a millisecond early
+    if (this.#now() - this.#openedAt >= this.#rotateMs - 2) {
+      if (this.#size > 0) this.#rotate();
+      else this.#openedAt = this.#now(); // nothing to rotate: start a new period
+    }
     this.#arm();
   }
 

@@ -9,9 +9,11 @@
  *   each a `*net.TCPAddr` {IP []byte at +0 (ptr +0, len +8), Port int at +24, Zone string at +32}.
  *
  * Verified for go1.19.8 amd64 by building test/fixtures/go/goinfo (prints the reflect offsets) in
- * offsets.test.ts. For Go 1.17–1.23 the same values follow from the struct definitions (poll.FD fields
- * before Sysfd and the netFD fields before raddr are unchanged in those releases; only later fields moved),
- * which is how the table below was filled; only 1.19 is build-verified here.
+ * offsets.test.ts. For the other releases the values follow from the struct definitions in Go's sources:
+ * poll.FD is {fdmu fdMutex (16 bytes), Sysfd int, …} throughout, and its size stays 56 bytes (newer
+ * releases move the unix `iovecs` pointer into an embedded SysFile placed before `pd`, same size); netFD is
+ * {pfd, family, sotype, isConnected, net, laddr, raddr}; net.TCPAddr is {IP, Port, Zone}. Only go1.19.8 is
+ * build-verified on this machine (the only toolchain here).
  */
 export interface GoTlsStructOffsets {
   /** tls.Conn.conn (net.Conn interface) */

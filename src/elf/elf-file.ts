@@ -356,6 +356,28 @@ export class ElfFile {
     return undefined;
   }
 
+  /**
+   * Find `re` in read-only data at places where the literal `prefix` occurs: native memmem finds the
+   * candidates, the regex runs only on a short string there (fast on 50 MB of .rodata).
+   */
+  searchRodataAt(prefix: string, re: RegExp, sections: string[] = ['.rodata'], span = 128): RegExpExecArray | undefined {
+    const needle = Buffer.from(prefix, 'latin1');
+    const WINDOW = 1 << 20;
+    for (const name of sections) {
+      const sec = this.section(name);
+      if (!sec || sec.type === SHT_NOBITS) continue;
+      for (let off = 0; off < sec.size; off += WINDOW - span) {
+        const chunk = this.read(sec.offset + off, Math.min(WINDOW, sec.size - off));
+        for (let i = chunk.indexOf(needle); i >= 0; i = chunk.indexOf(needle, i + 1)) {
+          const m = re.exec(chunk.toString('latin1', i, Math.min(chunk.length, i + span)));
+          if (m && m.index === 0) return m;
+        }
+        if (off + WINDOW >= sec.size) break;
+      }
+    }
+    return undefined;
+  }
+
   /** Whether a literal byte string occurs in read-only data (native memmem per 1 MiB window: fast on 100 MB binaries). */
   rodataIncludes(literal: string, sections: string[] = ['.rodata']): boolean {
     const needle = Buffer.from(literal, 'latin1');

@@ -7,6 +7,7 @@ import { basename, dirname } from 'node:path';
 import { ElfFile, EM_AARCH64, EM_X86_64 } from '../../elf/elf-file.js';
 import { findLibraries, resolveNeeded } from '../../discovery/libs.js';
 import { executableMappings, exePath, hostPath } from '../../discovery/proc.js';
+import { FileCache } from '../../discovery/file-cache.js';
 
 /** Functions we hook, in attach order. `_ex` forms are optional (OpenSSL ≥ 1.1.1). */
 export const SSL_FUNCS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_free'] as const;
@@ -35,7 +36,7 @@ const VERSION_RE = /OpenSSL (\d+\.\d+\.\d+[a-z]*)( \(compatible; BoringSSL\))?/;
 /** A short library description from its read-only strings (or its libcrypto's, for libssl.so.3). */
 function describeLib(elf: ElfFile, path: string): string {
   const fromElf = (e: ElfFile): string | undefined => {
-    const m = e.searchRodata(VERSION_RE);
+    const m = e.searchRodataAt('OpenSSL ', VERSION_RE);
     if (m) return m[2] ? 'boringssl' : `openssl ${m[1]}`;
     return e.rodataIncludes('BoringSSL') ? 'boringssl' : undefined;
   };
@@ -65,6 +66,53 @@ function describeLib(elf: ElfFile, path: string): string {
  * SSL_read. Cheap for non-TLS files: only .dynstr is searched before symbols are parsed.
  */
 export function inspectSslFile(path: string, displayPath = path, opts: { allowSymtab?: boolean } = {}): SslTarget | undefined {
+  // persistent cache across runs (node's 100 MB binary takes ~0.2 s to inspect)
+  const fkey = FileCache.keyOf(path);
+  const persisted = fkey ? diskCache().get(`${fkey}:${opts.allowSymtab ? 1 : 0}`) : undefined;
+  if (persisted !== undefined) {
+    if (persisted === null) return undefined;
+    const isLib = /\.so(\.|$)/.test(basename(displayPath));
+    const t: SslTarget = {
+      path, displayPath, key: persisted.key, kind: isLib ? 'shared' : 'static',
+      lib: isLib ? persisted.lib : `${persisted.lib} (static in ${basename(displayPath)})`, offsets: persisted.offsets,
+    };
+    cache.set(t.key, t);
+    return t;
+  }
+  const t = inspectUncached(path, displayPath, opts);
+  if (fkey) {
+    diskCache().set(`${fkey}:${opts.allowSymtab ? 1 : 0}`, t ? { key: t.key, lib: t.baseLib, offsets: t.offsets } : null);
+    scheduleSave();
+  }
+  if (!t) return undefined;
+  const { baseLib: _unused, ...rest } = t;
+  void _unused;
+  return rest;
+}
+
+interface CachedTarget {
+  key: string;
+  lib: string;
+  offsets: Partial<Record<SslFunc, number>>;
+}
+let disk: FileCache<CachedTarget | null> | undefined;
+function diskCache(): FileCache<CachedTarget | null> {
+  disk ??= new FileCache<CachedTarget | null>('ssl-targets');
+  return disk;
+}
+
+let saveTimer: NodeJS.Timeout | undefined;
+/** Persist what was learnt, a moment after the last new file (off the startup path). */
+function scheduleSave(): void {
+  if (saveTimer) return;
+  saveTimer = setTimeout(() => {
+    saveTimer = undefined;
+    disk?.save();
+  }, 2000);
+  saveTimer.unref();
+}
+
+function inspectUncached(path: string, displayPath: string, opts: { allowSymtab?: boolean }): (SslTarget & { baseLib: string }) | undefined {
   let elf: ElfFile;
   try {
     elf = ElfFile.open(path);
@@ -74,7 +122,7 @@ export function inspectSslFile(path: string, displayPath = path, opts: { allowSy
   try {
     const key = keyOf(elf);
     const hit = cache.get(key);
-    if (hit !== undefined) return hit ? { ...hit, path, displayPath } : undefined;
+    if (hit !== undefined) return hit ? { ...hit, path, displayPath, baseLib: hit.lib.replace(/ \(static in .*\)$/, '') } : undefined;
     if (elf.machine !== EM_X86_64 && elf.machine !== EM_AARCH64) {
       cache.set(key, null);
       return undefined;
@@ -111,7 +159,7 @@ export function inspectSslFile(path: string, displayPath = path, opts: { allowSy
       offsets,
     };
     cache.set(key, t);
-    return t;
+    return { ...t, baseLib: desc };
   } finally {
     elf.close();
   }
@@ -127,14 +175,25 @@ export function systemSslTargets(): SslTarget[] {
   return out;
 }
 
+/** (path as mapped, inode) → result, so a file mapped by a hundred processes is opened once. */
+const mappedCache = new Map<string, SslTarget | null>();
+
 /** Files a running process maps (its executable included) that carry OpenSSL/BoringSSL. */
 export function processSslTargets(pid: number): SslTarget[] {
   const out: SslTarget[] = [];
   const exe = exePath(pid);
   for (const m of executableMappings(pid)) {
+    const ck = `${m.inode}:${m.path}`;
+    const hit = mappedCache.get(ck);
+    if (hit === null) continue;
+    if (hit) {
+      out.push(hit);
+      continue;
+    }
     const p = hostPath(pid, m.path, m.inode);
     if (!p) continue;
     const t = inspectSslFile(p, m.path, { allowSymtab: m.path === exe });
+    mappedCache.set(ck, t ?? null);
     if (t) out.push(t);
   }
   return out;
@@ -142,4 +201,5 @@ export function processSslTargets(pid: number): SslTarget[] {
 
 export function clearTargetCache(): void {
   cache.clear();
+  mappedCache.clear();
 }

@@ -2,6 +2,8 @@
 import { registerModule, allModules } from './registry.js';
 import { tlsDescriptor } from './probes/tls/index.js';
 // module imports: one line per module, keep this order
+import { gnutlsDescriptor } from './probes/gnutls/index.js';
+import { nssDescriptor } from './probes/nss/index.js';
 
 
 let done = false;
@@ -10,6 +12,8 @@ export function registerAll(): void {
   done = true;
   registerModule(tlsDescriptor);
   // module registrations: one line per module, keep this order
+  registerModule(gnutlsDescriptor);
+  registerModule(nssDescriptor);
 
 }
 

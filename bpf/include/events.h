@@ -128,6 +128,66 @@ struct proc_exec_event {
 
 /* ---- gnutls / nss: add structs below this line ---- */
 
+/*
+ * Kinds only gnutls.bpf.o sends (on its own ring buffer, next to the tls_data kinds). Numbered from 32 so
+ * that they stay clear of enum event_kind as it grows.
+ */
+enum gnutls_event_kind {
+	EVENT_GNUTLS_KEYLOG = 32,  /* struct gnutls_keylog_event */
+	EVENT_GNUTLS_SECRETS = 33, /* struct gnutls_secrets_event */
+};
+
+#define ECAP_KEYLOG_LABEL_LEN 40
+#define ECAP_SECRET_MAX 64
+
+/* One secret as GnuTLS hands it to its key log hook (_gnutls_call_keylog_func): label, secret, and the
+ * session's client random. Sent for every secret GnuTLS derives, whether or not a key log is configured. */
+struct gnutls_keylog_event {
+	struct event_hdr hdr;
+	__u64 conn_id;    /* gnutls_session_t */
+	__u32 lib_id;     /* attach cookie */
+	__u32 secret_len; /* as GnuTLS passed it; secret[] holds min(secret_len, ECAP_SECRET_MAX) bytes */
+	char label[ECAP_KEYLOG_LABEL_LEN]; /* NSS key log label, e.g. CLIENT_HANDSHAKE_TRAFFIC_SECRET */
+	__u8 client_random[32];
+	__u8 secret[ECAP_SECRET_MAX];
+};
+
+/* The secrets of a gnutls_session_t read with per-version struct offsets when gnutls_handshake() returned 0
+ * (the fallback where the key log hook cannot be located). Unset members are zero. */
+struct gnutls_secrets_event {
+	struct event_hdr hdr;
+	__u64 conn_id;
+	__u32 lib_id;
+	__u32 version; /* gnutls_protocol_t: 1 SSL3.0, 2..4 TLS1.0..1.2, 5 TLS1.3, 200..202 DTLS; 0 unknown */
+	__u32 mac_id;  /* gnutls_mac_algorithm_t of the PRF (TLS 1.3 hash: 6 SHA-256, 7 SHA-384) */
+	__u32 _pad;
+	__u8 client_random[32];
+	__u8 master_secret[48];
+	__u8 client_early_secret[ECAP_SECRET_MAX];
+	__u8 client_hs_secret[ECAP_SECRET_MAX];
+	__u8 server_hs_secret[ECAP_SECRET_MAX];
+	__u8 client_ap_secret[ECAP_SECRET_MAX];
+	__u8 server_ap_secret[ECAP_SECRET_MAX];
+	__u8 exporter_secret[ECAP_SECRET_MAX];
+};
+
+/* Map value (not a wire event): where one hooked libgnutls keeps things in its session struct; offsets from
+ * the gnutls_session_t pointer, 0 = unknown. Filled by userspace per lib_id (map gnutls_layouts). */
+struct gnutls_layout {
+	__u32 client_random;  /* security_parameters.client_random */
+	__u32 master_secret;  /* security_parameters.master_secret */
+	__u32 pversion;       /* security_parameters.pversion (const version_entry_st *) */
+	__u32 version_id;     /* version_entry_st.id */
+	__u32 prf;            /* security_parameters.prf (const mac_entry_st *) */
+	__u32 mac_id;         /* mac_entry_st.id */
+	__u32 e_ckey;         /* key.proto.tls13.e_ckey */
+	__u32 hs_ckey;
+	__u32 hs_skey;
+	__u32 ap_ckey;
+	__u32 ap_skey;
+	__u32 ap_expkey;
+};
+
 /* ---- gotls: add structs below this line ---- */
 
 #endif

@@ -26,6 +26,8 @@ export interface ConnParserOptions<T> {
   limits: Limits;
   budget: MemBudget;
   timeOf(tag: T): bigint;
+  /** counters to add to (the tracker shares one object across connections); a fresh one if absent */
+  counters?: ParserCounters;
 }
 
 const other = (d: Direction): Direction => (d === 'write' ? 'read' : 'write');
@@ -39,11 +41,14 @@ class TunnelParser<T> implements DirParser<T> {
   }
   gap(): void {}
   end(): void {}
+  queued(): number {
+    return 0;
+  }
 }
 
 export class ConnParser<T> {
   protocol: ConnProtocol = 'unknown';
-  readonly counters: ParserCounters = newParserCounters();
+  readonly counters: ParserCounters;
   private mode: 'detect' | 'parse' | 'raw' = 'detect';
   private parsers: Partial<Record<Direction, DirParser<T>>> = {};
   private held: Array<{ dir: Direction; chunk: Buffer; tag: T }> = [];
@@ -53,6 +58,7 @@ export class ConnParser<T> {
   private readonly sinks: Record<Direction, MessageSink<T>>;
 
   constructor(private readonly opts: ConnParserOptions<T>) {
+    this.counters = opts.counters ?? newParserCounters();
     const sink = (dir: Direction): MessageSink<T> => ({
       message: (msg, start, end) => this.events.push({ type: 'message', dir, msg, start, end }),
     });
@@ -64,6 +70,16 @@ export class ConnParser<T> {
     const e = this.events;
     this.events = [];
     return e;
+  }
+
+  /** Raw for good (unknown or TLS protocol, no re-detection left): chunks need not be pushed at all. */
+  get passthrough(): boolean {
+    return this.mode === 'raw' && this.redetectLeft === 0;
+  }
+
+  /** Bytes held for detection plus bytes the parsers buffer (memory checks in tests). */
+  queuedBytes(): number {
+    return this.heldBytes.write + this.heldBytes.read + (this.parsers.write?.queued() ?? 0) + (this.parsers.read?.queued() ?? 0);
   }
 
   /** 'parse' while a parser runs, 'raw' when the connection is shown raw, 'detect' before we know. */

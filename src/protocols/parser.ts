@@ -20,6 +20,8 @@ export interface DirParser<T> {
   gap(n: number, tag: T): void;
   /** The connection is over: emit what is pending, marked incomplete. */
   end(): void;
+  /** Bytes buffered waiting for a complete unit (a header block, a frame...), for memory checks. */
+  queued(): number;
   /** Set (to a reason) when the parser gave up; it then ignores further input. */
   readonly error: string | undefined;
 }

@@ -46,6 +46,8 @@ interface Current<T> {
   req: PendingRequest | undefined;
   trailers?: Http1Head['headers'];
   switchTo?: SwitchTarget;
+  /** response to an upgrade / CONNECT request that does not switch: the request side resumes after it */
+  refused?: boolean;
 }
 
 export class Http1Parser<T> implements DirParser<T> {
@@ -85,6 +87,10 @@ export class Http1Parser<T> implements DirParser<T> {
   takeBuffered(): Buffer[] {
     this.st = St.Switched;
     return this.q.drain();
+  }
+
+  queued(): number {
+    return this.q.length;
   }
 
   gap(n: number, tag: T): void {
@@ -243,7 +249,7 @@ export class Http1Parser<T> implements DirParser<T> {
       cur.switchTo = 'tunnel';
       return this.complete();
     }
-    if (req?.upgrade !== undefined || method === 'CONNECT') this.hooks.switchRefused();
+    if (req?.upgrade !== undefined || method === 'CONNECT') cur.refused = true;
     if (method === 'HEAD' || status === 204 || status === 304) return this.complete();
     return this.lengthFraming(cur.head, true);
   }
@@ -386,6 +392,7 @@ export class Http1Parser<T> implements DirParser<T> {
       this.st = St.AwaitSwitch;
     }
     this.hooks.emit(msg, c.start, this.curTag, req);
+    if (c.refused) this.hooks.switchRefused();
     if (c.switchTo !== undefined && !incomplete) {
       this.st = St.Switched;
       this.hooks.switchProtocol(c.switchTo, this.q.drain(), this.curTag, req);

@@ -31,7 +31,12 @@ export class HpackDecoder {
   /** current maximum set by the encoder (dynamic table size update); starts at the protocol default */
   maxSize = 4096;
 
-  constructor(private readonly hardMax = 65536) {}
+  constructor(
+    private readonly hardMax = 65536,
+    initialMax = 4096,
+  ) {
+    this.maxSize = initialMax;
+  }
 
   get entryCount(): number {
     return this.names.length - this.start;
@@ -84,6 +89,7 @@ export class HpackDecoder {
         this.evict(0);
         continue;
       }
+      if (idx > STATIC_COUNT + this.hardMax / 32) return { ...res, error: `hpack: index ${idx} out of range` };
       if (kind === 'indexed') {
         if (idx === 0) return { ...res, error: 'hpack: index 0' };
         if (idx <= STATIC_COUNT) {

@@ -73,6 +73,10 @@ export class Http2Parser<T> implements DirParser<T> {
     if (this.q.length === 0) this.pendingStart = undefined;
   }
 
+  queued(): number {
+    return this.q.length + (this.cont?.size ?? 0);
+  }
+
   gap(n: number, tag: T): void {
     if (this.st === St.Dead) return;
     this.curTag = tag;

@@ -62,6 +62,10 @@ export class WebSocketParser<T> implements DirParser<T> {
     if (this.q.length === 0) this.pendingStart = undefined;
   }
 
+  queued(): number {
+    return this.q.length;
+  }
+
   gap(n: number, tag: T): void {
     if (this.st === St.Dead) return;
     this.curTag = tag;

@@ -1,0 +1,327 @@
+/**
+ * ConnTracker: groups data events per connection and direction, puts them in stream order, runs the
+ * protocol layer on them, and closes connections on close events, idle timeout, LRU eviction or shutdown.
+ *
+ *   push(rec)  → records to output now (L7Records, raw DataRecords, GapRecords, notices, closes)
+ *   tick(now)  → idle closes and reorder timeouts (the tracker has no timers: the caller ticks it)
+ *   flush()    → everything pending (end of capture)
+ *
+ * A connection is pid + connId; a new fd or tuple under the same key is a new connection (SSL* reuse).
+ * Each direction is ordered by seq (reorder.ts); a hole that stays open becomes a GapRecord and a gap for
+ * the parser. Data of unknown protocols passes through as the original DataRecords. Payloads the tracker
+ * keeps past a call are copied (DataRecord payloads may be views into a batch buffer).
+ */
+import type { CaptureRecord, ConnCloseRecord, ConnTuple, DataRecord, Direction, GapRecord, L7Record, NoticeRecord } from '../model/records.js';
+import { ConnParser, type ConnEvent } from '../protocols/connection.js';
+import { MemBudget } from '../protocols/limits.js';
+import { newParserCounters, type ParserCounters } from '../protocols/parser.js';
+import { makeTrackerConfig, type TrackerConfig } from './config.js';
+import { itemLength, SeqOrder, type OrderItem, type Released } from './reorder.js';
+
+export interface TrackerCounters {
+  connsOpened: number;
+  connsClosed: number;
+  idleClosed: number;
+  evicted: number;
+  /** same pid+connId seen with another fd or tuple */
+  connReused: number;
+  dataRecords: number;
+  dataBytes: number;
+  l7Records: number;
+  rawRecords: number;
+  /** holes in a stream (inferred from seq, or announced by the kernel) and their bytes */
+  gaps: number;
+  gapBytes: number;
+  dupBytes: number;
+  reorderHeld: number;
+  reorderForced: number;
+  /** kept bytes refused by a connection or the total budget */
+  connLimitHits: number;
+  totalLimitHits: number;
+  parseFallbacks: number;
+}
+
+interface Conn {
+  key: string;
+  fd: number;
+  tuple: ConnTuple | undefined;
+  last: OrderItem;
+  lastSeen: bigint;
+  order: Record<Direction, SeqOrder>;
+  parser: ConnParser<OrderItem> | undefined;
+  budget: MemBudget;
+  bytes: Record<Direction, number>;
+  hitsSeen: number;
+}
+
+const DIRS: readonly Direction[] = ['write', 'read'];
+
+function sameTuple(a: ConnTuple, b: ConnTuple): boolean {
+  return a.family === b.family && a.local.port === b.local.port && a.remote.port === b.remote.port && a.local.addr === b.local.addr && a.remote.addr === b.remote.addr;
+}
+
+function copyItem(i: OrderItem): OrderItem {
+  return i.type === 'data' ? { ...i, payload: Buffer.from(i.payload) } : i;
+}
+
+export class ConnTracker {
+  readonly config: TrackerConfig;
+  readonly counters: TrackerCounters = {
+    connsOpened: 0, connsClosed: 0, idleClosed: 0, evicted: 0, connReused: 0, dataRecords: 0, dataBytes: 0,
+    l7Records: 0, rawRecords: 0, gaps: 0, gapBytes: 0, dupBytes: 0, reorderHeld: 0, reorderForced: 0,
+    connLimitHits: 0, totalLimitHits: 0, parseFallbacks: 0,
+  };
+  readonly parserCounters: ParserCounters = newParserCounters();
+  private readonly conns = new Map<string, Conn>();
+  private readonly waiting = new Set<Conn>();
+  private readonly total: MemBudget;
+  private lastTick = 0n;
+  private totalHitsSeen = 0;
+  private out: CaptureRecord[] = [];
+
+  constructor(config: Partial<TrackerConfig> = {}) {
+    this.config = makeTrackerConfig(config);
+    this.total = new MemBudget(this.config.maxTotalBytes);
+  }
+
+  /** Connections currently tracked. */
+  get size(): number {
+    return this.conns.size;
+  }
+
+  /** Bytes currently kept (reorder buffers and bodies being assembled) over all connections. */
+  get keptBytes(): number {
+    return this.total.used;
+  }
+
+  push(rec: CaptureRecord): CaptureRecord[] {
+    this.out = [];
+    if (rec.type === 'data' || rec.type === 'gap') this.onItem(rec);
+    else if (rec.type === 'conn_close') this.onClose(rec);
+    else this.out.push(rec);
+    return this.out;
+  }
+
+  tick(nowNs: bigint): CaptureRecord[] {
+    this.out = [];
+    this.lastTick = nowNs;
+    const wait = BigInt(this.config.reorderWaitMs) * 1_000_000n;
+    for (const c of [...this.waiting]) {
+      for (const d of DIRS) {
+        const o = c.order[d];
+        const ts = o.oldestTs();
+        if (ts !== undefined && nowNs - ts > wait) {
+          this.counters.reorderForced++;
+          this.release(c, d, (rel) => o.forceAll(rel));
+        }
+      }
+      if (c.order.write.pending.length + c.order.read.pending.length === 0) this.waiting.delete(c);
+    }
+    const idle = BigInt(this.config.idleTimeoutMs) * 1_000_000n;
+    for (const c of [...this.conns.values()]) {
+      if (nowNs - c.lastSeen > idle) {
+        this.counters.idleClosed++;
+        this.close(c, 'idle', undefined, nowNs);
+      }
+    }
+    return this.out;
+  }
+
+  flush(): CaptureRecord[] {
+    this.out = [];
+    for (const c of [...this.conns.values()]) this.close(c, 'shutdown', undefined, c.last.ts);
+    return this.out;
+  }
+
+  stats(): Record<string, number> {
+    return {
+      conns: this.conns.size,
+      keptBytes: this.total.used,
+      ...this.counters,
+      ...Object.fromEntries(Object.entries(this.parserCounters).map(([k, v]) => [`parser.${k}`, v])),
+    };
+  }
+
+  private keyOf(rec: { who: { pid: number }; connId: string }): string {
+    return `${rec.who.pid}/${rec.connId}`;
+  }
+
+  private connFor(rec: OrderItem): Conn {
+    const key = this.keyOf(rec);
+    let c = this.conns.get(key);
+    if (c && (c.fd !== rec.fd || (rec.tuple !== undefined && c.tuple !== undefined && !sameTuple(rec.tuple, c.tuple)))) {
+      this.counters.connReused++;
+      this.close(c, 'closed', undefined, rec.ts);
+      c = undefined;
+    }
+    if (c) {
+      this.conns.delete(key); // keep Map order = least recently active first
+    } else {
+      while (this.conns.size >= this.config.maxConns) this.evictOne(rec.ts);
+      c = {
+        key, fd: rec.fd, tuple: rec.tuple, last: rec, lastSeen: rec.ts, parser: undefined,
+        order: { write: new SeqOrder(), read: new SeqOrder() },
+        budget: new MemBudget(this.config.maxConnBytes, this.total), bytes: { write: 0, read: 0 }, hitsSeen: 0,
+      };
+      this.counters.connsOpened++;
+    }
+    this.conns.set(key, c);
+    if (c.tuple === undefined && rec.tuple !== undefined) c.tuple = rec.tuple;
+    c.last = rec;
+    c.lastSeen = rec.ts > this.lastTick ? rec.ts : this.lastTick;
+    return c;
+  }
+
+  private evictOne(ts: bigint): void {
+    const first = this.conns.values().next().value as Conn | undefined;
+    if (!first) return;
+    this.counters.evicted++;
+    const n = this.counters.evicted;
+    if (n === 1 || n % 1000 === 0) this.notice(first, 'warn', `connection closed early: ${n} evicted so far (max-conns ${this.config.maxConns} reached)`);
+    this.close(first, 'limit', undefined, ts);
+  }
+
+  private onItem(rec: DataRecord | GapRecord): void {
+    const c = this.connFor(rec);
+    const o = c.order[rec.dir];
+    if (rec.type === 'data') {
+      this.counters.dataRecords++;
+      this.counters.dataBytes += rec.payload.length;
+    }
+    if (!o.wouldHold(rec)) {
+      this.release(c, rec.dir, (rel) => o.push(rec, rel));
+      return;
+    }
+    const len = itemLength(rec);
+    const cfg = this.config;
+    if (o.pending.length < cfg.reorderMaxChunks && o.pendingBytes + len <= cfg.reorderMaxBytes && c.budget.tryTake(len)) {
+      this.counters.reorderHeld++;
+      o.push(copyItem(rec), []);
+      this.waiting.add(c);
+      return;
+    }
+    // window full or no memory: the holes before this item are lost
+    this.counters.reorderForced++;
+    this.release(c, rec.dir, (rel) => {
+      o.forceAll(rel, rec.seq);
+      o.push(rec, rel);
+    });
+  }
+
+  private onClose(rec: ConnCloseRecord): void {
+    const c = this.conns.get(this.keyOf(rec));
+    if (c && c.fd === rec.fd) this.close(c, 'closed', rec, rec.ts);
+    this.out.push(rec);
+  }
+
+  /** Run an ordering step and deliver what it released; keeps the budget in step with pending bytes. */
+  private release(c: Conn, dir: Direction, step: (rel: Released[]) => void): void {
+    const o = c.order[dir];
+    const before = o.pendingBytes;
+    const dup = o.dupBytes;
+    const rel: Released[] = [];
+    step(rel);
+    if (o.pendingBytes < before) c.budget.release(before - o.pendingBytes);
+    this.counters.dupBytes += o.dupBytes - dup;
+    for (const r of rel) this.deliver(c, dir, r);
+  }
+
+  private deliver(c: Conn, dir: Direction, r: Released): void {
+    if (r.type === 'jump' || r.type === 'gap') {
+      const gap: GapRecord =
+        r.type === 'gap' ? r : { type: 'gap', ts: c.last.ts, module: c.last.module, who: c.last.who, dir, fd: c.fd, connId: c.last.connId, seq: r.seq, lostBytes: r.lost };
+      if (r.type === 'jump' && c.tuple) gap.tuple = c.tuple;
+      this.counters.gaps++;
+      this.counters.gapBytes += gap.lostBytes;
+      c.bytes[dir] += gap.lostBytes;
+      this.out.push(gap);
+      if (c.parser && !c.parser.passthrough) {
+        c.parser.gap(dir, gap.lostBytes, gap);
+        this.drain(c);
+      }
+      return;
+    }
+    c.bytes[dir] += r.payload.length;
+    if (!this.config.parse || c.parser?.passthrough) {
+      this.counters.rawRecords++;
+      this.out.push(r);
+      return;
+    }
+    c.parser ??= new ConnParser<OrderItem>({
+      limits: this.config.limits, budget: c.budget, counters: this.parserCounters, timeOf: (t) => t.ts,
+    });
+    const safe: DataRecord = { ...r, payload: Buffer.from(r.payload) };
+    c.parser.push(dir, safe.payload, safe);
+    this.drain(c);
+  }
+
+  private drain(c: Conn): void {
+    for (const e of c.parser!.drain()) this.onEvent(c, e);
+    if (c.budget.hits > c.hitsSeen) {
+      const totalHits = this.total.hits - this.totalHitsSeen;
+      const hits = c.budget.hits - c.hitsSeen;
+      if (c.hitsSeen === 0) {
+        const which = totalHits > 0 ? `total memory limit (${this.config.maxTotalBytes} bytes)` : `per-connection memory limit (${this.config.maxConnBytes} bytes)`;
+        this.notice(c, 'warn', `${which} reached: body bytes beyond it are counted, not kept`);
+      }
+      this.counters.totalLimitHits += totalHits;
+      this.counters.connLimitHits += Math.max(0, hits - totalHits);
+      c.hitsSeen = c.budget.hits;
+      this.totalHitsSeen = this.total.hits;
+    }
+  }
+
+  private onEvent(c: Conn, e: ConnEvent<OrderItem>): void {
+    switch (e.type) {
+      case 'message': {
+        const s = e.start;
+        const r: L7Record = { type: 'l7', ts: s.ts, module: s.module, who: s.who, dir: e.dir, fd: s.fd, connId: s.connId, msg: e.msg };
+        const t = s.tuple ?? c.tuple;
+        if (t) r.tuple = t;
+        this.counters.l7Records++;
+        this.out.push(r);
+        return;
+      }
+      case 'raw':
+        this.counters.rawRecords++;
+        this.out.push(e.tag);
+        return;
+      case 'error':
+        this.counters.parseFallbacks++;
+        this.notice(c, 'warn', `${e.protocol} parse error (${e.dir}): ${e.reason}; showing raw data`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private close(c: Conn, reason: ConnCloseRecord['reason'], probe: ConnCloseRecord | undefined, ts: bigint): void {
+    for (const d of DIRS) {
+      const o = c.order[d];
+      const end = probe?.finalSeq?.[d];
+      if (o.pending.length > 0 || (end !== undefined && end > o.next)) this.release(c, d, (rel) => o.forceAll(rel, end));
+    }
+    if (c.parser) {
+      c.parser.end();
+      this.drain(c);
+    }
+    c.budget.releaseAll();
+    this.conns.delete(c.key);
+    this.waiting.delete(c);
+    this.counters.connsClosed++;
+    if (probe) return;
+    const l = c.last;
+    const rec: ConnCloseRecord = {
+      type: 'conn_close', ts, module: l.module, who: l.who, fd: c.fd, connId: l.connId, reason,
+      bytesRead: c.bytes.read, bytesWritten: c.bytes.write,
+    };
+    if (c.tuple) rec.tuple = c.tuple;
+    this.out.push(rec);
+  }
+
+  private notice(c: Conn, level: NoticeRecord['level'], message: string): void {
+    const l = c.last;
+    const where = c.tuple ? ` ${c.tuple.local.addr}:${c.tuple.local.port}<->${c.tuple.remote.addr}:${c.tuple.remote.port}` : '';
+    this.out.push({ type: 'notice', ts: l.ts, module: l.module, who: l.who, level, message: `conn pid ${l.who.pid} fd ${c.fd} id ${l.connId}${where}: ${message}` });
+  }
+}

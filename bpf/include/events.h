@@ -126,6 +126,56 @@ struct proc_exec_event {
 
 /* ---- shell and database audit (bash, zsh, mysqld, postgres): add structs below this line ---- */
 
+/*
+ * One event struct for the four audit objects (bpf/shell/ and bpf/db/); hdr.kind is EVENT_SHELL
+ * (bash, zsh) or EVENT_QUERY (mysqld, postgres) and `source` says which hook sent it. A text goes out in
+ * chunks that share (hdr.pid, id, source): a C string of unknown length (a readline line, a postgres query)
+ * in chunks of up to ECAP_MAX_CHUNK - 1 bytes, a text of known length (a mysqld packet) in chunks of
+ * ECAP_MAX_CHUNK bytes; the last chunk has EVF_LAST_CHUNK, and EVF_TRUNCATED when the text was longer than
+ * ECAP_MAX_CHUNKS chunks. Userspace joins the chunks and pairs the text with the END event of the same id.
+ */
+enum text_source {
+	TEXT_SHELL_LINE = 1, /* a line the shell read at its prompt; aux = line number within the command, from 0 */
+	TEXT_SHELL_CTX = 2,  /* where the command is typed: payload = tty name, NUL, cwd; aux = enum text_ctx_flags */
+	TEXT_SHELL_END = 3,  /* command `id` is over: retval = exit status (-1 unknown); aux = enum text_end_how */
+	TEXT_MYSQL_CMD = 4,  /* dispatch_command entry: aux = enum_server_command, session = THD*, value = statement
+	                      * id (COM_STMT_*); payload = the command's text (COM_QUERY, COM_STMT_PREPARE, COM_INIT_DB) */
+	TEXT_MYSQL_END = 5,  /* dispatch_command returned: retval = its return value (1 = close the connection),
+	                      * aux = SQL error number (0 none), value = statement id sent by COM_STMT_PREPARE;
+	                      * payload = SQLSTATE, NUL, error message */
+	TEXT_PG_QUERY = 6,   /* a statement's text; aux = the protocol message it came in ('Q' simple, 'P' parse,
+	                      * 'E' execute) */
+	TEXT_PG_CTX = 7,     /* the backend's session (once per backend): payload = database, NUL, user, NUL,
+	                      * client host, NUL, client port */
+	TEXT_PG_END = 8,     /* statement `id` is over: retval = 0 ok, 1 the backend sent an ErrorResponse whose
+	                      * fields are the payload (type byte + NUL-terminated string, repeated) */
+};
+
+enum text_end_how {
+	END_EXECUTED = 0, /* the shell ran it; retval = its exit status */
+	END_NOT_RUN = 1,  /* back at the prompt without a completed run (syntax error, Ctrl-C): retval = $? */
+	END_EXIT = 2,     /* the shell exited during it (exit builtin, signal): retval = the shell's exit status */
+	END_EXEC = 3,     /* the shell replaced itself with another program (exec builtin) */
+};
+
+enum text_ctx_flags {
+	CTX_CWD_PARTIAL = 1, /* cwd deeper than the kernel walk goes: payload holds its last components */
+};
+
+struct text_event {
+	struct event_hdr hdr;
+	__u64 id;          /* the command/query this belongs to; unique within the process */
+	__u64 session;     /* mysqld: the connection's THD*; 0 otherwise */
+	__u64 value;       /* see enum text_source */
+	__u32 source;      /* enum text_source */
+	__u32 aux;         /* see enum text_source */
+	__s32 retval;
+	__u32 total_len;   /* length of the whole text when known before sending (mysqld), else 0 */
+	__u32 chunk_off;   /* offset of payload[0] in the text */
+	__u32 payload_len; /* bytes in payload[] */
+	__u8 payload[ECAP_MAX_CHUNK];
+};
+
 /* ---- gnutls / nss: add structs below this line ---- */
 
 /*

@@ -7,7 +7,7 @@ import { CaptureError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import { features } from '../../bpf/features.js';
 import { native } from '../../bpf/native.js';
-import { rodata, type OpenOptions } from '../../bpf/object.js';
+import { rodata, type LoadedObject, type OpenOptions } from '../../bpf/object.js';
 
 /** Syscall tracepoints that bind TLS connection objects to their sockets (bpf/lib/tls_data.bpf.h). */
 export const IO_TRACEPOINTS: readonly [string, string][] = [
@@ -127,4 +127,25 @@ export function eventReadOptions(config: Config): { usePerf: boolean; pagesPerCp
   while (p < pages) p *= 2;
   pages = p;
   return { usePerf: usePerfBuffer(), pagesPerCpu: pages, drainEveryMs: DRAIN_EVERY_MS };
+}
+
+/**
+ * Change the process filter of a running object (bpf/lib/common.bpf.h live_filter_map): takes effect for
+ * the next event, no reload, no event of other connections lost.
+ */
+export function applyLiveFilter(obj: LoadedObject, config: Config): void {
+  const cg = cgroupFilterId(config);
+  let flags = 0;
+  const pid = Number(config.pid ?? 0);
+  if (pid > 0) flags |= FILTER_PID;
+  const uidSet = config.uid !== undefined && config.uid !== '';
+  if (uidSet) flags |= FILTER_UID;
+  if (cg !== undefined) flags |= FILTER_CGROUP;
+  const v = Buffer.alloc(24);
+  v.writeUInt32LE(1, 0); // active
+  v.writeUInt32LE(flags, 4);
+  v.writeUInt32LE(pid, 8);
+  v.writeUInt32LE(uidSet ? Number(config.uid) : 0, 12);
+  v.writeBigUInt64LE(cg ?? 0n, 16);
+  obj.update('live_filter_map', Buffer.alloc(4), v);
 }

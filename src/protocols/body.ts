@@ -31,7 +31,8 @@ export class BodyCollector {
     let k = Math.min(n, this.max - this.kept);
     if (k > 0 && !this.budget.tryTake(k)) {
       this.budgetHit = true;
-      k = 0;
+      k = Math.min(k, this.budget.room());
+      if (k > 0 && !this.budget.tryTake(k)) k = 0;
     }
     if (k > 0) {
       const part = k === n ? b : b.subarray(0, k);

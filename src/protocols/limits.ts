@@ -81,6 +81,12 @@ export class MemBudget {
     return true;
   }
 
+  /** Bytes that can still be taken (here and in the parent). */
+  room(): number {
+    const own = Math.max(0, this.limit - this.used);
+    return this.parent ? Math.min(own, this.parent.room()) : own;
+  }
+
   release(n: number): void {
     if (n <= 0) return;
     const r = Math.min(n, this.used);

@@ -27,14 +27,7 @@ const volatile __u32 use_perfbuf = 0;
  */
 const volatile __u64 wakeup_bytes = 0;
 
-/* The same filter, changeable while running (HTTP config API); used when .active is set. */
-struct live_filter {
-	__u32 active;
-	__u32 flags;
-	__u32 pid;
-	__u32 uid;
-	__u64 cgroup_id;
-};
+/* The same filter, changeable while running (struct live_filter in events.h); used when .active is set. */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

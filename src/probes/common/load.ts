@@ -4,6 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { CaptureError } from '../../errors.js';
+import { LiveFilterLayout } from '../../gen/events.js';
 import type { Config } from '../../config/schema.js';
 import { features } from '../../bpf/features.js';
 import { native } from '../../bpf/native.js';
@@ -141,11 +142,12 @@ export function applyLiveFilter(obj: LoadedObject, config: Config): void {
   const uidSet = config.uid !== undefined && config.uid !== '';
   if (uidSet) flags |= FILTER_UID;
   if (cg !== undefined) flags |= FILTER_CGROUP;
-  const v = Buffer.alloc(24);
-  v.writeUInt32LE(1, 0); // active
-  v.writeUInt32LE(flags, 4);
-  v.writeUInt32LE(pid, 8);
-  v.writeUInt32LE(uidSet ? Number(config.uid) : 0, 12);
-  v.writeBigUInt64LE(cg ?? 0n, 16);
+  const f = Object.fromEntries(LiveFilterLayout.fields.map((x) => [x.name, x.offset]));
+  const v = Buffer.alloc(LiveFilterLayout.SIZE);
+  v.writeUInt32LE(1, f.active);
+  v.writeUInt32LE(flags, f.flags);
+  v.writeUInt32LE(pid, f.pid);
+  v.writeUInt32LE(uidSet ? Number(config.uid) : 0, f.uid);
+  v.writeBigUInt64LE(cg ?? 0n, f.cgroup_id);
   obj.update('live_filter_map', Buffer.alloc(4), v);
 }

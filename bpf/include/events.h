@@ -57,6 +57,15 @@ struct drop_counter {
 	__u64 bytes;
 };
 
+/* Value of the live_filter_map array (userspace writes it to change filters while running). */
+struct live_filter {
+	__u32 active; /* 0: use the rodata filter */
+	__u32 flags;  /* FILTER_PID | FILTER_UID | FILTER_CGROUP */
+	__u32 pid;
+	__u32 uid;
+	__u64 cgroup_id;
+};
+
 /* First member of every event. */
 struct event_hdr {
 	__u32 kind;      /* enum event_kind */
@@ -123,6 +132,108 @@ struct proc_exec_event {
 };
 
 /* ---- keys and packets (tls keylog/pcap modes): add structs below this line ---- */
+
+/* master_secret_event.ms_flags */
+enum ms_flags {
+	MS_BORINGSSL = 1 << 0, /* read with a BoringSSL layout (secrets are traffic secrets, hash_len is set) */
+	MS_SERVER = 1 << 1,    /* the traced side is the TLS server (when the layout tells) */
+	MS_HS_SNAPSHOT = 1 << 2, /* TLS 1.3 secrets come from a snapshot taken during the handshake */
+};
+
+/* master_secret_event.source: which hook found the handshake complete */
+enum ms_source {
+	MS_SRC_HANDSHAKE = 1, /* SSL_do_handshake returned 1 */
+	MS_SRC_IO = 2,        /* SSL_read/SSL_write (or _ex) moved data: the handshake was done implicitly */
+};
+
+#define ECAP_SECRET_LEN 64
+
+/*
+ * The TLS secrets of one connection, read from the library's own structs (offsets: struct lib_offsets) once
+ * its handshake is complete; sent once per connection and client_random. Unset members are zero.
+ * TLS <= 1.2: master_key. TLS 1.3: OpenSSL keeps handshake_secret + handshake_traffic_hash (userspace derives
+ * the handshake traffic secrets with HKDF) and the application secrets; BoringSSL keeps the handshake and
+ * application traffic secrets themselves (hash_len bytes of each are meaningful).
+ */
+struct master_secret_event {
+	struct event_hdr hdr;
+	__u64 conn_id;   /* the SSL* */
+	__u32 lib_id;    /* attach cookie: which hooked file */
+	__u32 version;   /* negotiated protocol version: 0x0300..0x0303, 0x0304 = TLS 1.3 */
+	__u32 cipher_id; /* SSL_CIPHER.id (0x0300xxxx) or SSL_SESSION.cipher_id; 0 if unknown */
+	__u32 hash_len;  /* BoringSSL SSL_HANDSHAKE.hash_len_; 0 = unknown (use the cipher suite) */
+	__u32 ms_flags;  /* enum ms_flags */
+	__u32 source;    /* enum ms_source */
+	__u8 client_random[32];
+	__u8 master_key[48];
+	__u8 early_secret[ECAP_SECRET_LEN];            /* OpenSSL early_secret; BoringSSL early_traffic_secret_ */
+	__u8 handshake_secret[ECAP_SECRET_LEN];        /* OpenSSL */
+	__u8 handshake_traffic_hash[ECAP_SECRET_LEN];  /* OpenSSL: Hash(ClientHello..ServerHello) */
+	__u8 client_handshake_secret[ECAP_SECRET_LEN]; /* BoringSSL */
+	__u8 server_handshake_secret[ECAP_SECRET_LEN]; /* BoringSSL */
+	__u8 client_app_traffic_secret[ECAP_SECRET_LEN];
+	__u8 server_app_traffic_secret[ECAP_SECRET_LEN];
+	__u8 exporter_master_secret[ECAP_SECRET_LEN];
+};
+
+/* Largest frame the TC programs copy (64 KiB loopback/GSO frames plus link headers); longer ones are cut. */
+#define ECAP_MAX_PACKET 65792
+
+/* packet_event.pkt_flags */
+enum pkt_flags {
+	PKT_EGRESS = 1 << 0,     /* seen by the egress hook (else ingress) */
+	PKT_OWNER = 1 << 1,      /* hdr names the process owning the packet's local socket */
+	PKT_SENDER = 1 << 2,     /* ... and that socket is the packet's source (else its destination) */
+	PKT_PEER_OWNER = 1 << 3, /* peer_pid: the other end is a local process too (loopback) */
+};
+
+/*
+ * One frame seen by a TC hook, from its link-layer header. hdr.pid/tid/uid/cgroup_id/comm name the process
+ * owning the local socket of the packet's flow (PKT_OWNER), zero when unknown; hdr.ts_ns is when the hook ran.
+ */
+struct packet_event {
+	struct event_hdr hdr;
+	__u32 ifindex;
+	__u32 pkt_flags; /* enum pkt_flags */
+	__u32 len;       /* frame length (skb->len) */
+	__u32 cap_len;   /* bytes in data[] (len cut to the snap length) */
+	__u32 peer_pid;  /* owner of the other end when it is local too, else 0 */
+	__u32 _pad;
+	__u8 data[ECAP_MAX_PACKET];
+};
+
+/*
+ * Map key (not a wire event): a socket's flow as seen from its own side, the key of sk_owners in
+ * tc_capture.bpf.o. Filled by the kernel and, for sockets open before the capture, by userspace.
+ * IPv4 addresses (also IPv4-mapped IPv6 ones) are stored as family 4 in the first 4 bytes.
+ */
+struct flow_key {
+	__u8 family; /* 4 or 6 */
+	__u8 proto;  /* IPPROTO_TCP 6, IPPROTO_UDP 17 */
+	__u16 lport; /* host byte order */
+	__u16 rport; /* 0 = any (listening or unconnected sockets) */
+	__u16 _pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* Map value (not a wire event): who owns a socket (sk_owners). */
+struct sk_owner {
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u32 _pad;
+	__u64 cgroup_id;
+	char comm[ECAP_COMM_LEN];
+};
+
+/* Map value (not a wire event): one classic BPF instruction, as libpcap's struct bpf_insn (host order). */
+struct cbpf_insn {
+	__u16 code;
+	__u8 jt;
+	__u8 jf;
+	__u32 k;
+};
 
 /* ---- shell and database audit (bash, zsh, mysqld, postgres): add structs below this line ---- */
 

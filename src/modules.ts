@@ -4,6 +4,8 @@ import { tlsDescriptor } from './probes/tls/index.js';
 // module imports: one line per module, keep this order
 import { gnutlsDescriptor } from './probes/gnutls/index.js';
 import { nssDescriptor } from './probes/nss/index.js';
+import { bashDescriptor } from './probes/bash/index.js';
+import { zshDescriptor } from './probes/zsh/index.js';
 
 
 let done = false;
@@ -14,6 +16,8 @@ export function registerAll(): void {
   // module registrations: one line per module, keep this order
   registerModule(gnutlsDescriptor);
   registerModule(nssDescriptor);
+  registerModule(bashDescriptor);
+  registerModule(zshDescriptor);
 
 }
 

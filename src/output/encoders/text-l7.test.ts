@@ -1,0 +1,100 @@
+process.env.TZ = 'UTC';
+
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fixtureDir, loadFixture, recordedChunks } from '../../../test/fixtures/http/normalize.js';
+import { ConnTracker } from '../../conn/tracker.js';
+import type { ConnTuple, DataRecord, L7Record } from '../../model/records.js';
+import type { L7Message } from '../../protocols/types.js';
+import { formatL7, l7HeaderLine } from './text-l7.js';
+import { encodeText } from './text.js';
+
+const TUPLE: ConnTuple = { family: 4, local: { addr: '127.0.0.1', port: 51000 }, remote: { addr: '127.0.0.1', port: 8443 } };
+const TS = 1764121192123000000n; // 2025-11-26T01:39:52.123Z
+
+function rec(msg: L7Message, dir: 'read' | 'write' = 'write'): L7Record {
+  return { type: 'l7', ts: TS, module: 'tls', who: { pid: 42, tid: 43, uid: 0, comm: 'curl' }, dir, fd: 5, connId: 'ab', tuple: TUPLE, msg };
+}
+
+const req: L7Message = {
+  protocol: 'http1', kind: 'request', method: 'GET', target: '/x', version: 'HTTP/1.1', headers: [['Host', 'h']], body: Buffer.alloc(0), bodySize: 0,
+};
+
+describe('text-l7', () => {
+  it('writes the header line: time, pid, comm, src -> dst, protocol, what', () => {
+    assert.equal(l7HeaderLine(rec(req)), '2025-11-26T01:39:52.123+00:00 PID:42 TID:43 Comm:curl UID:0 FD:5 127.0.0.1:51000 -> 127.0.0.1:8443 HTTP/1.1 request');
+    assert.equal(formatL7(rec(req)), `${l7HeaderLine(rec(req))}\nGET /x HTTP/1.1\nHost: h\n\n`);
+  });
+
+  it('plugs into the text encoder as formatL7', () => {
+    assert.equal(encodeText(rec(req), { formatL7 }), formatL7(rec(req)));
+  });
+
+  it('shows responses with pairing, latency, decoding and limits', () => {
+    const resp: L7Message = {
+      protocol: 'http1', kind: 'response', status: 200, reason: 'OK', version: 'HTTP/1.1', headers: [['Content-Encoding', 'gzip']],
+      body: Buffer.from('hello'), bodySize: 25, contentEncoding: 'gzip', decoded: true, bodyTruncated: 5, latencyNs: 1_234_567,
+      request: { method: 'GET', target: '/x' }, incomplete: 'closed',
+    };
+    const text = formatL7(rec(resp, 'read'));
+    const lines = text.split('\n');
+    assert.match(lines[0]!, /127\.0\.0\.1:8443 -> 127\.0\.0\.1:51000 HTTP\/1\.1 response 200 to GET \/x latency 1\.235 ms \[incomplete: closed\]$/);
+    assert.deepEqual(lines.slice(1), ['HTTP/1.1 200 OK', 'Content-Encoding: gzip', '', 'hello', '[content-encoding gzip: decoded to 5 bytes from 25]', '[5 of 25 body bytes not kept (size limit)]', '']);
+  });
+
+  it('shows binary bodies as size + hex preview, everything as hex with --hex, and honours tsize and tty', () => {
+    const bin: L7Message = { ...req, kind: 'response', body: Buffer.from(Array.from({ length: 100 }, (_, i) => i)), bodySize: 100 } as L7Message;
+    const t = formatL7(rec(bin)).split('\n');
+    assert.equal(t[4], '[binary body, 100 bytes, first 64 shown]');
+    assert.equal(t.length, 5 + 4 + 1);
+    const hex = formatL7(rec({ ...req, body: Buffer.from('hi\n'), bodySize: 3 } as L7Message), { hex: true });
+    assert.match(hex, /00000000 {2}68 69 0a/);
+    const long = { ...req, body: Buffer.from('0123456789'), bodySize: 10 } as L7Message;
+    assert.match(formatL7(rec(long), { tsize: 4 }), /\n0123\n\.\.\. 6 more bytes not printed \(--tsize 4\)\n$/);
+    const ctl = { ...req, headers: [['X', 'a\x1bb']] } as L7Message;
+    assert.match(formatL7(rec(ctl), { tty: true }), /X: a\\x1bb/);
+  });
+
+  it('shows HTTP/2 streams with pseudo-headers, gRPC messages and status, control frames', () => {
+    const g: L7Message = {
+      protocol: 'http2', kind: 'response', streamId: 3, status: 200, version: 'HTTP/2', headers: [[':status', '200'], ['content-type', 'application/grpc']],
+      body: Buffer.alloc(0), bodySize: 12, grpc: { messages: [{ compressed: false, length: 7, data: Buffer.from('\x0a\x05hello') }], status: 5, message: 'no such thing' },
+    };
+    const t = formatL7(rec(g, 'read')).split('\n');
+    assert.match(t[0]!, /HTTP\/2 stream 3 response 200$/);
+    assert.deepEqual(t.slice(1), [':status: 200', 'content-type: application/grpc', '', '[gRPC message 1: 7 bytes]', '[binary message, 7 bytes]', `00000000  0a 05 68 65 6c 6c 6f ${' '.repeat(29)}|..hello|`, '[gRPC status 5 NOT_FOUND: no such thing]', '']);
+    const goaway: L7Message = { protocol: 'http2', kind: 'control', frameType: 'GOAWAY', type: 7, flags: 0, streamId: 0, length: 11, lastStreamId: 5, errorCode: 0, errorName: 'NO_ERROR', data: Buffer.from('bye') };
+    assert.match(formatL7(rec(goaway)), /HTTP\/2 GOAWAY\nlast_stream=5 error=NO_ERROR debug="bye"\n$/);
+  });
+
+  it('shows WebSocket frames and raw data', () => {
+    const ws: L7Message = { protocol: 'websocket', kind: 'message', opcode: 1, opcodeName: 'text', masked: true, length: 5, payload: Buffer.from('hello'), fragments: 2 };
+    assert.match(formatL7(rec(ws)), /WebSocket text 5 bytes \(masked, 2 fragments\)\nhello\n$/);
+    const close: L7Message = { protocol: 'websocket', kind: 'control', opcode: 8, opcodeName: 'close', masked: false, length: 5, payload: Buffer.from('\x03\xe8bye', 'latin1'), closeCode: 1000, closeReason: 'bye' };
+    assert.match(formatL7(rec(close)), /\n\[close 1000 bye\]\n$/);
+    assert.match(formatL7(rec({ protocol: 'raw', kind: 'data', payload: Buffer.from('tunnel') })), /RAW WRITE 6 bytes\ntunnel\n$/);
+  });
+
+  it('matches the golden text of real fixtures run through the tracker', () => {
+    let out = '';
+    for (const name of ['h1-keepalive', 'h1-gzip-chunked', 'h2-grpc', 'ws-plain']) {
+      const t = new ConnTracker();
+      let i = 0;
+      const seq = { c2s: 0, s2c: 0 };
+      for (const [d, b] of recordedChunks(loadFixture(name))) {
+        const r: DataRecord = {
+          type: 'data', ts: TS + BigInt(i++) * 1_000_000n, module: 'tls', who: { pid: 42, tid: 43, uid: 0, comm: 'client' }, dir: d === 'c2s' ? 'write' : 'read',
+          fd: 5, connId: name, tuple: TUPLE, seq: seq[d], payload: b,
+        };
+        seq[d] += b.length;
+        for (const x of t.push(r)) if (x.type === 'l7') out += formatL7(x, { tsize: 600 });
+      }
+      for (const x of t.flush()) if (x.type === 'l7') out += formatL7(x, { tsize: 600 });
+    }
+    const file = join(fixtureDir(), 'text-l7.golden.txt');
+    if (process.env.UPDATE_GOLDEN) writeFileSync(file, out);
+    assert.equal(out, readFileSync(file, 'utf8'));
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * Text form of parsed L7 records (plugged into the text encoder as `formatL7`). One block per message:
+ *
+ *   <time> PID:<pid> TID:<tid> Comm:<comm> UID:<uid> FD:<fd> <src> -> <dst> <protocol>[ stream <id>] <what>
+ *   <start line, or HTTP/2 pseudo-headers>
+ *   <headers>
+ *   <empty line>
+ *   <body: decoded text as is; binary as "[binary body, N bytes]" + a hex preview; everything as hex with --hex>
+ *   <trailers, gRPC messages and status, and "[...]" lines for truncation, gaps, decoding and notes>
+ *
+ * gRPC messages are listed one by one (protobuf as hex previews, JSON codecs as text) with the status.
+ * Time is local wall-clock time with milliseconds and UTC offset, `YYYY-MM-DDTHH:MM:SS.mmm±HH:MM`
+ * (util/time.ts, the same as every other text record). `tsize` limits the body bytes printed, never what
+ * was captured; with `tty` every control byte except tab, LF and CR is printed as \xNN.
+ */
+import type { L7Record } from '../../model/records.js';
+import { flowEndpoints, formatEndpoint } from '../../model/records.js';
+import { errorName } from '../../protocols/http2/frames.js';
+import { grpcStatusName } from '../../protocols/http2/grpc.js';
+import type { GrpcInfo, Http2ControlMessage, HttpMessage, L7Message, WebSocketMessage } from '../../protocols/types.js';
+import { hexdump } from '../../util/hexdump.js';
+import { formatTime } from '../../util/time.js';
+
+export interface TextL7Options {
+  /** show bodies and payloads as hex dumps */
+  hex?: boolean;
+  /** print at most this many body bytes per message (0 or absent = all) */
+  tsize?: number;
+  /** output is a terminal: escape control bytes */
+  tty?: boolean;
+}
+
+/** Bytes of a binary body shown as a hex preview (without --hex). */
+export const BINARY_PREVIEW = 64;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+
+function esc(s: string, tty: boolean | undefined): string {
+  return tty ? s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : s;
+}
+
+/** Binary: a NUL, invalid UTF-8, or more than 1/8 control bytes in the first 512 bytes. */
+export function looksBinary(b: Buffer): boolean {
+  const n = Math.min(b.length, 512);
+  let ctl = 0;
+  for (let i = 0; i < n; i++) {
+    const c = b[i]!;
+    if (c === 0) return true;
+    if ((c < 0x20 && c !== 9 && c !== 10 && c !== 13) || c === 0x7f) ctl++;
+  }
+  if (ctl > (n >>> 3)) return true;
+  return b.toString('utf8', 0, n).slice(0, -4).includes('\ufffd'); // last few bytes may be a cut character
+}
+
+function protoLabel(m: L7Message): string {
+  switch (m.protocol) {
+    case 'http1':
+      return m.version;
+    case 'http2':
+      return m.kind === 'control' ? 'HTTP/2' : `HTTP/2 stream ${m.streamId}`;
+    case 'websocket':
+      return 'WebSocket';
+    case 'raw':
+      return 'RAW';
+  }
+}
+
+function ms(ns: number): string {
+  return `${(ns / 1e6).toFixed(3)} ms`;
+}
+
+function what(m: HttpMessage | Http2ControlMessage): string {
+  if (m.kind === 'control') return `${m.frameType}${m.streamId ? ` stream ${m.streamId}` : ''}`;
+  if (m.kind === 'request') return `request${m.pushed ? ' (pushed)' : ''}`;
+  const parts = [`response ${m.status ?? '?'}`];
+  if (m.request) parts.push(`to ${m.request.method ?? '?'} ${m.request.target ?? '?'}`);
+  if (m.latencyNs !== undefined) parts.push(`latency ${ms(m.latencyNs)}`);
+  return parts.join(' ');
+}
+
+/** The first line of a record's block: who, where, protocol, stream and what. */
+export function l7HeaderLine(rec: L7Record): string {
+  const w = rec.who;
+  let flow = '?:? -> ?:?';
+  if (rec.tuple) {
+    const { src, dst } = flowEndpoints(rec.tuple, rec.dir);
+    flow = `${formatEndpoint(src, rec.tuple.family)} -> ${formatEndpoint(dst, rec.tuple.family)}`;
+  }
+  const m = rec.msg;
+  const detail = m.protocol === 'websocket' ? wsSummary(m) : m.protocol === 'raw' ? `${rec.dir === 'write' ? 'WRITE' : 'READ'} ${m.payload.length} bytes` : what(m);
+  const inc = 'incomplete' in m && m.incomplete ? ` [incomplete: ${m.incomplete}]` : '';
+  return `${formatTime(rec.ts)} PID:${w.pid} TID:${w.tid} Comm:${w.comm} UID:${w.uid} FD:${rec.fd} ${flow} ${protoLabel(m)} ${detail}${inc}`;
+}
+
+function wsSummary(m: WebSocketMessage): string {
+  const flags = [m.masked ? 'masked' : 'unmasked'];
+  if (m.fragments) flags.push(`${m.fragments} fragments`);
+  if (m.compressed) flags.push('compressed');
+  return `${m.opcodeName} ${m.length} bytes (${flags.join(', ')})`;
+}
+
+/** Render a body or payload per the options; returns lines (no trailing newline). */
+export function renderBody(b: Buffer, opts: TextL7Options, what = 'body', binary = false): string[] {
+  if (b.length === 0) return [];
+  const limit = opts.tsize && opts.tsize > 0 ? Math.min(opts.tsize, b.length) : b.length;
+  const more = b.length - limit;
+  const tail = more > 0 ? [`... ${more} more bytes not printed (--tsize ${opts.tsize})`] : [];
+  if (opts.hex) return [hexdump(b, limit), ...tail];
+  if (binary || looksBinary(b)) {
+    const n = Math.min(limit, BINARY_PREVIEW);
+    return [`[binary ${what}, ${b.length} bytes${n < b.length ? `, first ${n} shown` : ''}]`, hexdump(b, n)];
+  }
+  return [esc(b.toString('utf8', 0, limit), opts.tty), ...tail];
+}
+
+function headerLines(h: Array<[string, string]>, tty: boolean | undefined): string[] {
+  return h.map(([k, v]) => esc(`${k}: ${v}`, tty));
+}
+
+/** gRPC messages are protobuf unless the content-type says JSON: shown as hex previews. */
+function grpcLines(g: GrpcInfo, headers: Array<[string, string]>, opts: TextL7Options): string[] {
+  const out: string[] = [];
+  const json = headers.some(([k, v]) => k === 'content-type' && v.includes('json'));
+  g.messages.forEach((m, i) => {
+    const attrs = [`${m.length} bytes`];
+    if (m.compressed) attrs.push(`compressed${g.encoding ? ` (${g.encoding})` : ''}`);
+    if (m.truncated) attrs.push(`${m.truncated} bytes not kept`);
+    if (m.error) attrs.push(m.error);
+    out.push(`[gRPC message ${i + 1}: ${attrs.join(', ')}]`, ...renderBody(m.data, opts, 'message', !json));
+  });
+  if (g.dropped) out.push(`[${g.dropped} more gRPC messages not kept]`);
+  if (g.status !== undefined) out.push(`[gRPC status ${g.status} ${grpcStatusName(g.status)}${g.message ? `: ${esc(g.message, opts.tty)}` : ''}]`);
+  return out;
+}
+
+function httpLines(m: HttpMessage, opts: TextL7Options): string[] {
+  const out: string[] = [];
+  if (m.protocol === 'http1') {
+    out.push(esc(m.kind === 'request' ? `${m.method} ${m.target} ${m.version}` : `${m.version} ${m.status} ${m.reason ?? ''}`.trimEnd(), opts.tty));
+  }
+  out.push(...headerLines(m.headers, opts.tty), '');
+  if (m.grpc) out.push(...grpcLines(m.grpc, m.headers, opts));
+  else out.push(...renderBody(m.body, opts));
+  if (m.contentEncoding && m.decoded) out.push(`[content-encoding ${m.contentEncoding}: decoded to ${m.body.length} bytes from ${m.bodySize}]`);
+  if (m.bodyTruncated) out.push(`[${m.bodyTruncated} of ${m.bodySize} body bytes not kept (size limit)]`);
+  if (m.bodyLost) out.push(`[${m.bodyLost} body bytes lost in capture gaps]`);
+  if (m.trailers?.length) out.push('[trailers]', ...headerLines(m.trailers, opts.tty));
+  if (m.resetCode !== undefined) out.push(`[stream reset: ${errorName(m.resetCode)}]`);
+  for (const n of m.notes ?? []) out.push(`[${n}]`);
+  return out;
+}
+
+function controlLines(m: Http2ControlMessage): string[] {
+  const parts: string[] = [];
+  if (m.settings) parts.push(m.settings.length ? m.settings.map(([k, v]) => `${k}=${v}`).join(' ') : '(no settings)');
+  if (m.ack) parts.push('ACK');
+  if (m.lastStreamId !== undefined) parts.push(`last_stream=${m.lastStreamId}`);
+  if (m.errorName !== undefined) parts.push(`error=${m.errorName}`);
+  if (m.windowIncrement !== undefined) parts.push(`increment=${m.windowIncrement}`);
+  if (m.data?.length) parts.push(m.frameType === 'PING' ? `data=${m.data.toString('hex')}` : `debug=${JSON.stringify(m.data.toString('latin1'))}`);
+  return parts.length ? [parts.join(' ')] : [];
+}
+
+function wsLines(m: WebSocketMessage, opts: TextL7Options): string[] {
+  const out: string[] = [];
+  if (m.closeCode !== undefined) out.push(`[close ${m.closeCode}${m.closeReason ? ` ${esc(m.closeReason, opts.tty)}` : ''}]`);
+  else out.push(...renderBody(m.payload, opts, 'payload'));
+  if (m.payloadTruncated) out.push(`[${m.payloadTruncated} payload bytes not kept (size limit)]`);
+  for (const n of m.notes ?? []) out.push(`[${n}]`);
+  return out;
+}
+
+/** Format one L7 record as text (ends with a newline). */
+export function formatL7(rec: L7Record, opts: TextL7Options = {}): string {
+  const m = rec.msg;
+  let body: string[];
+  switch (m.protocol) {
+    case 'http1':
+    case 'http2':
+      body = m.kind === 'control' ? controlLines(m) : httpLines(m, opts);
+      break;
+    case 'websocket':
+      body = wsLines(m, opts);
+      break;
+    case 'raw':
+      body = renderBody(m.payload, opts, 'data');
+      break;
+  }
+  return `${[l7HeaderLine(rec), ...body].join('\n')}\n`;
+}

@@ -78,6 +78,9 @@ export class TcpSink extends ReconnectingSink {
     }
     const buf = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((c) => c.data));
     sock.write(buf, (err) => (err ? done(0, 'requeue') : done(batch.length)));
+    // written to the kernel synchronously (nothing left in Node's buffer): the batch is delivered now, so the
+    // pump can continue in this turn; otherwise the callback above reports when the kernel takes it
+    if (sock.writableLength === 0) done(batch.length);
   }
 
   protected _disconnect(): Promise<void> {

@@ -99,6 +99,8 @@ export class WsSink extends ReconnectingSink {
       if (b64) ws.send(c.data.toString('base64'), { binary: false }, cb);
       else ws.send(c.data, { binary: !c.text }, cb);
     }
+    // every frame went to the kernel synchronously: delivered now (the callbacks come later and are ignored)
+    if (ws.bufferedAmount === 0) done(batch.length);
   }
 
   protected _disconnect(): Promise<void> {

@@ -15,6 +15,9 @@ export interface StdoutSinkOptions extends SinkOptions {
   fd?: number;
 }
 
+let stdoutOwner: StdoutSink | undefined;
+let stdoutListening = false;
+
 const concat = (batch: Chunk[]) => (batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((c) => c.data)));
 
 export class StdoutSink extends QueuedSink {
@@ -29,11 +32,18 @@ export class StdoutSink extends QueuedSink {
     this.#fd = fd;
     // Others may write to process.stdout too (console.log): a broken pipe there must not crash either.
     if (fd === 1) {
-      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EPIPE') this.#brokenPipe();
-        else this.notice({ kind: 'error', level: 'error', message: `stdout: ${err.message}`, cause: err });
-      });
+      stdoutOwner = this;
+      if (!stdoutListening) {
+        stdoutListening = true;
+        process.stdout.on('error', (err: NodeJS.ErrnoException) => stdoutOwner?.onStreamError(err));
+      }
     }
+  }
+
+  /** An error on process.stdout (written by someone else). */
+  onStreamError(err: NodeJS.ErrnoException): void {
+    if (err.code === 'EPIPE') this.#brokenPipe();
+    else this.notice({ kind: 'error', level: 'error', message: `stdout: ${err.message}`, cause: err });
   }
 
   #brokenPipe(): void {

@@ -1,21 +1,34 @@
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
 /*
  * OpenSSL and BoringSSL (shared libraries, and binaries with OpenSSL linked in statically such as node).
- * One object for the whole family: version differences live in rodata set at load, not in build variants.
- * Userspace attaches these programs to each hooked file with an attach cookie naming the file.
+ * One object for the whole family: version differences live in rodata/maps set by userspace, not in build
+ * variants. Userspace attaches these programs to each hooked file with an attach cookie naming the file.
+ *
+ * Modes (rodata): text mode sends plaintext (capture_data = 1, capture_keys = 0); keylog and pcap modes send
+ * only the connections' secrets (capture_data = 0, capture_keys = 1, see openssl_keys.bpf.h). The verifier
+ * drops the unused half.
  */
 #include "tls_data.bpf.h"
+#include "openssl_keys.bpf.h"
+
+const volatile __u32 capture_data = 1;
 
 /* int SSL_write(SSL *ssl, const void *buf, int num) */
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_write, void *ssl, const void *buf, int num)
 {
+	keys_enter(ctx, (__u64)ssl);
+	if (!capture_data)
+		return 0;
 	return tls_enter(ctx, (__u64)ssl, (__u64)buf, 0, DIR_WRITE);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_ssl_write)
 {
+	keys_exit(ctx, (int)PT_REGS_RC(ctx) > 0, MS_SRC_IO);
+	if (!capture_data)
+		return 0;
 	return tls_exit(ctx, 0);
 }
 
@@ -23,12 +36,18 @@ int BPF_KRETPROBE(uretprobe_ssl_write)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_read, void *ssl, void *buf, int num)
 {
+	keys_enter(ctx, (__u64)ssl);
+	if (!capture_data)
+		return 0;
 	return tls_enter(ctx, (__u64)ssl, (__u64)buf, 0, DIR_READ);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_ssl_read)
 {
+	keys_exit(ctx, (int)PT_REGS_RC(ctx) > 0, MS_SRC_IO);
+	if (!capture_data)
+		return 0;
 	return tls_exit(ctx, 0);
 }
 
@@ -36,12 +55,18 @@ int BPF_KRETPROBE(uretprobe_ssl_read)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_write_ex, void *ssl, const void *buf, size_t num, size_t *written)
 {
+	keys_enter(ctx, (__u64)ssl);
+	if (!capture_data)
+		return 0;
 	return tls_enter(ctx, (__u64)ssl, (__u64)buf, (__u64)written, DIR_WRITE);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_ssl_write_ex)
 {
+	keys_exit(ctx, (int)PT_REGS_RC(ctx) == 1, MS_SRC_IO);
+	if (!capture_data)
+		return 0;
 	return tls_exit(ctx, 1);
 }
 
@@ -49,18 +74,59 @@ int BPF_KRETPROBE(uretprobe_ssl_write_ex)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_read_ex, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
+	keys_enter(ctx, (__u64)ssl);
+	if (!capture_data)
+		return 0;
 	return tls_enter(ctx, (__u64)ssl, (__u64)buf, (__u64)readbytes, DIR_READ);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_ssl_read_ex)
 {
+	keys_exit(ctx, (int)PT_REGS_RC(ctx) == 1, MS_SRC_IO);
+	if (!capture_data)
+		return 0;
 	return tls_exit(ctx, 1);
+}
+
+/* int SSL_do_handshake(SSL *s): 1 = handshake complete (keylog/pcap modes only) */
+SEC("uprobe")
+int BPF_KPROBE(uprobe_ssl_do_handshake, void *ssl)
+{
+	keys_enter(ctx, (__u64)ssl);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_ssl_do_handshake)
+{
+	keys_exit(ctx, (int)PT_REGS_RC(ctx) == 1, MS_SRC_HANDSHAKE);
+	return 0;
 }
 
 /* void SSL_free(SSL *ssl) */
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_free, void *ssl)
 {
+	keys_forget((__u64)ssl);
+	if (!capture_data)
+		return 0;
 	return tls_forget(ctx, (__u64)ssl);
 }
+
+/* Syscalls made inside a TLS call: BoringSSL handshake snapshots (keylog/pcap modes, BoringSSL targets only). */
+#define KEYS_IO_TP(name)                                                      \
+	SEC("tracepoint/syscalls/" #name)                                     \
+	int keys_##name(struct trace_event_raw_sys_enter *ctx)                \
+	{                                                                     \
+		return keys_on_syscall();                                     \
+	}
+
+KEYS_IO_TP(sys_enter_write)
+KEYS_IO_TP(sys_enter_writev)
+KEYS_IO_TP(sys_enter_sendto)
+KEYS_IO_TP(sys_enter_sendmsg)
+KEYS_IO_TP(sys_enter_read)
+KEYS_IO_TP(sys_enter_readv)
+KEYS_IO_TP(sys_enter_recvfrom)
+KEYS_IO_TP(sys_enter_recvmsg)

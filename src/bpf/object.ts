@@ -131,6 +131,19 @@ export class LoadedObject {
     }
   }
 
+  attachRawTracepoint(program: string, name: string): number {
+    try {
+      const id = this.o.attachRawTracepoint(program, name);
+      this.links.add(id);
+      return id;
+    } catch (cause) {
+      throw new AttachError('ECAP_ATTACH', `attach raw tracepoint ${name}: ${describe(cause)}`, {
+        cause,
+        hint: hintForErrno(isNativeError(cause) ? cause.errno : undefined),
+      });
+    }
+  }
+
   attachKprobe(program: string, func: string, retprobe = false): number {
     if (!features.kprobes().ok) {
       const f = features.kprobes();
@@ -145,9 +158,10 @@ export class LoadedObject {
     }
   }
 
-  attachTc(program: string, ifindex: number, direction: 'ingress' | 'egress', ifname = `ifindex ${ifindex}`): number {
+  /** `where`: TC filter handle and priority (default 1/1); distinct handles let several captures share a hook. */
+  attachTc(program: string, ifindex: number, direction: 'ingress' | 'egress', ifname = `ifindex ${ifindex}`, where: { handle?: number; priority?: number } = {}): number {
     try {
-      const id = this.o.attachTc(program, { ifindex, direction });
+      const id = this.o.attachTc(program, { ifindex, direction, ...where });
       this.links.add(id);
       return id;
     } catch (cause) {

@@ -45,6 +45,8 @@ export const tlsDescriptor: ModuleDescriptor = {
     { key: 'sslVersion', long: 'ssl_version', type: 'string', default: '', arg: 'version',
       description: 'force the library layout, e.g. "openssl 3.0.12", "boringssl na", boringssl_a_13 (keylog/pcap modes)', jsonAliases: ['sslversion'] },
     ...tlsCaptureOptions({ keylog: 'ecapture_openssl_key.log', pcap: 'save.pcapng' }),
+    { key: 'snaplen', long: 'snaplen', type: 'int', default: 0, min: 0, max: 65792, arg: 'bytes',
+      description: 'pcap mode: bytes of each packet to keep (0 = whole packets, up to 65792)' },
   ],
   positional: { name: 'pcap-filter', key: 'pcapFilter', description: 'pcap-filter(7) expression for pcap mode, e.g. "tcp port 443"' },
   async load() {

@@ -9,8 +9,8 @@ import { findLibraries, resolveNeeded } from '../../discovery/libs.js';
 import { executableMappings, exePath, hostPath } from '../../discovery/proc.js';
 import { FileCache } from '../../discovery/file-cache.js';
 
-/** Functions we hook, in attach order. `_ex` forms are optional (OpenSSL ≥ 1.1.1). */
-export const SSL_FUNCS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_free'] as const;
+/** Functions we hook, in attach order. `_ex` forms are optional (OpenSSL ≥ 1.1.1); SSL_do_handshake only in keylog/pcap modes. */
+export const SSL_FUNCS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_free', 'SSL_do_handshake'] as const;
 export type SslFunc = (typeof SSL_FUNCS)[number];
 
 export interface SslTarget {
@@ -97,7 +97,7 @@ interface CachedTarget {
 }
 let disk: FileCache<CachedTarget | null> | undefined;
 function diskCache(): FileCache<CachedTarget | null> {
-  disk ??= new FileCache<CachedTarget | null>('ssl-targets');
+  disk ??= new FileCache<CachedTarget | null>('ssl-targets-v2');
   return disk;
 }
 

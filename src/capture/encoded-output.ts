@@ -7,10 +7,10 @@ import type { RecordOutput } from './pipeline.js';
 
 export interface ByteSink {
   /** never blocks, never throws */
-  write(chunk: Buffer | string): void;
+  write(chunk: Buffer | string): unknown;
   flush(): Promise<void>;
   close(): Promise<void>;
-  stats(): { name: string; written: number; bytes: number; dropped: number; [k: string]: unknown };
+  stats(): { name: string; written: number; bytes: number; dropped: number };
 }
 
 export type RecordEncoder = (rec: CaptureRecord) => Buffer | string | (Buffer | string)[] | undefined;
@@ -55,7 +55,7 @@ export class EncodedOutput implements RecordOutput {
   stats(): Record<string, number | string | boolean> {
     const s = this.sink.stats();
     const out: Record<string, number | string | boolean> = { records: this.records, encodeErrors: this.encodeErrors };
-    for (const [k, v] of Object.entries(s)) if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out[k] = v;
+    for (const [k, v] of Object.entries(s as Record<string, unknown>)) if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out[k] = v;
     return out;
   }
 }

@@ -1,12 +1,12 @@
 /**
  * Runs one capture module: checks privileges, prepares the kernel interfaces, drives the module
- * lifecycle (init → start → run → drain → close), feeds the pipeline, shows live counters and a summary,
- * and on SIGINT/SIGTERM (or abort) detaches everything and flushes every output.
+ * lifecycle (init → start → run → drain → close), feeds the pipeline, shows live counters, and applies
+ * configuration changes while running (live where the module can, else by restarting the module).
  */
 import { CaptureError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { CaptureModule, ModuleContext, ModuleDescriptor, ProcessHandler } from '../registry.js';
+import type { CaptureModule, ModuleContext, ModuleDescriptor, ModuleStats, ProcessHandler } from '../registry.js';
 import { ensurePseudoFilesystems, featureReport } from '../bpf/features.js';
 import { native } from '../bpf/native.js';
 import { ExecWatcher } from '../discovery/exec-watcher.js';
@@ -14,16 +14,13 @@ import { CAP, effectiveCaps, hasCap } from '../discovery/proc.js';
 import { usePerfBuffer, btfPath } from '../probes/common/load.js';
 import type { Pipeline } from './pipeline.js';
 
-export interface RunOptions {
+export interface RuntimeOptions {
   descriptor: ModuleDescriptor;
   config: Config;
   log: Logger;
   pipeline: Pipeline;
-  signal: AbortSignal;
   /** live counters line on stderr (only when stderr is a terminal) */
   progress?: boolean;
-  /** called once all hooks are attached */
-  onReady?: (info: { startupMs: number }) => void;
 }
 
 export interface RunSummary {
@@ -60,79 +57,177 @@ class Clock {
     }
     return BigInt(Math.round(mono)) + this.offset;
   };
+  now(): bigint {
+    return this.wall(Number(native().monotonicNs()));
+  }
 }
 
-export async function runCapture(opts: RunOptions): Promise<RunSummary> {
-  const { descriptor, config, log, pipeline, signal } = opts;
-  const t0 = performance.now();
-  checkPrivileges();
-  const n = native();
-  if (!n.raiseMemlock()) log.debug('RLIMIT_MEMLOCK not raised (not permitted); relying on memcg accounting');
-  for (const m of ensurePseudoFilesystems()) log.debug('mounted', { what: m });
-  log.debug('kernel features', { report: featureReport() });
+/** Settings a module may apply without a restart (others restart the module). */
+const OUTPUT_KEYS = new Set(['eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen', 'ecaptureq', 'apiToken', 'idleTimeout']);
 
-  const clock = new Clock();
-  let watcher: ExecWatcher | undefined;
-  const watcherOpts: { usePerf: boolean; btfCustomPath?: string } = { usePerf: usePerfBuffer() };
-  const btf = btfPath(config);
-  if (btf) watcherOpts.btfCustomPath = btf;
-  const ctx: ModuleContext = {
-    config,
-    log: log.child({ probe: descriptor.displayName }),
-    emit: pipeline.push,
-    wallClock: clock.wall,
-    onProcess: (h: ProcessHandler) => {
-      watcher ??= new ExecWatcher(log, watcherOpts);
-      return watcher.subscribe(h);
-    },
-    signal,
-  };
+function addStats(into: Record<string, number>, s: ModuleStats): void {
+  for (const [k, v] of Object.entries(s)) if (typeof v === 'number') into[k] = (into[k] ?? 0) + v;
+}
 
-  const factory = await descriptor.load();
-  const mod: CaptureModule = factory(config);
-  let startupMs = 0;
-  const tick = setInterval(() => pipeline.tick(clock.wall(Number(n.monotonicNs()))), 250);
-  let progress: NodeJS.Timeout | undefined;
-  try {
-    await mod.init(ctx);
-    await mod.start();
-    startupMs = performance.now() - t0;
-    log.info('capture started', { module: descriptor.name, startup_ms: Math.round(startupMs) });
-    opts.onReady?.({ startupMs });
-    if (opts.progress && process.stderr.isTTY) {
-      progress = setInterval(() => {
-        const s = mod.stats();
+export class CaptureRuntime {
+  private mod: CaptureModule | undefined;
+  private watcher: ExecWatcher | undefined;
+  private clock: Clock | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private progress: NodeJS.Timeout | undefined;
+  private t0 = performance.now();
+  private startupMs = 0;
+  private earlier: Record<string, number> = {};
+  private ac = new AbortController();
+  config: Config;
+
+  constructor(private readonly opts: RuntimeOptions) {
+    this.config = opts.config;
+  }
+
+  get descriptor(): ModuleDescriptor {
+    return this.opts.descriptor;
+  }
+
+  private context(config: Config): ModuleContext {
+    const { log, pipeline, descriptor } = this.opts;
+    return {
+      config,
+      log: log.child({ probe: descriptor.displayName }),
+      emit: pipeline.push,
+      wallClock: this.clock!.wall,
+      onProcess: (h: ProcessHandler) => {
+        if (!this.watcher) {
+          const o: { usePerf: boolean; btfCustomPath?: string } = { usePerf: usePerfBuffer() };
+          const btf = btfPath(config);
+          if (btf) o.btfCustomPath = btf;
+          this.watcher = new ExecWatcher(log, o);
+        }
+        return this.watcher.subscribe(h);
+      },
+      signal: this.ac.signal,
+    };
+  }
+
+  private async startModule(config: Config): Promise<CaptureModule> {
+    const factory = await this.opts.descriptor.load();
+    const mod = factory(config);
+    try {
+      await mod.init(this.context(config));
+      await mod.start();
+    } catch (e) {
+      await mod.close().catch(() => undefined);
+      throw e;
+    }
+    return mod;
+  }
+
+  /** Check privileges, prepare the kernel, start the module; resolves when every hook is attached. */
+  async start(): Promise<{ startupMs: number }> {
+    const { log, pipeline } = this.opts;
+    checkPrivileges();
+    const n = native();
+    if (!n.raiseMemlock()) log.debug('RLIMIT_MEMLOCK not raised (not permitted); relying on memcg accounting');
+    for (const m of ensurePseudoFilesystems()) log.debug('mounted', { what: m });
+    log.debug('kernel features', { report: featureReport() });
+    this.clock = new Clock();
+    this.tick = setInterval(() => pipeline.tick(this.clock!.now()), 250);
+    this.mod = await this.startModule(this.config);
+    this.startupMs = performance.now() - this.t0;
+    log.info('capture started', { module: this.opts.descriptor.name, startup_ms: Math.round(this.startupMs) });
+    if (this.opts.progress && process.stderr.isTTY) {
+      this.progress = setInterval(() => {
+        const s = this.stats();
         process.stderr.write(`\r\x1b[K events ${s.events ?? 0}  bytes ${s.bytes ?? 0}  lost ${s.lostEvents ?? 0}`);
       }, 1000);
     }
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      else signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-  } finally {
-    if (progress) {
-      clearInterval(progress);
+    return { startupMs: this.startupMs };
+  }
+
+  /**
+   * Apply a new configuration of the same module. Filters (pid, uid, cgroup) are changed in the kernel
+   * without a reload where the module supports it; other module settings restart the module (hooks are
+   * detached and attached again). Output settings are the caller's (see capture/outputs.ts).
+   */
+  async reconfigure(config: Config): Promise<'live' | 'restarted' | 'outputs-only'> {
+    const old = this.config;
+    const changed = Object.keys({ ...old, ...config }).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(config[k]));
+    const moduleKeys = changed.filter((k) => !OUTPUT_KEYS.has(k));
+    this.config = config;
+    if (moduleKeys.length === 0) return 'outputs-only';
+    if (this.mod?.reconfigure && (await this.mod.reconfigure(config))) {
+      this.opts.log.info('configuration applied without restart', { changed: moduleKeys.join(',') });
+      return 'live';
+    }
+    this.opts.log.info('restarting the module for the new configuration', { changed: moduleKeys.join(',') });
+    const prev = this.mod;
+    this.mod = undefined;
+    if (prev) {
+      prev.drain();
+      await prev.close().catch(() => undefined);
+      addStats(this.earlier, prev.stats());
+    }
+    try {
+      this.mod = await this.startModule(config);
+    } catch (e) {
+      // fall back to the previous configuration so the capture goes on
+      this.config = old;
+      this.mod = await this.startModule(old);
+      throw e;
+    }
+    return 'restarted';
+  }
+
+  /** Module counters, summed over restarts. */
+  stats(): Record<string, number> {
+    const s: Record<string, number> = { ...this.earlier };
+    if (this.mod) addStats(s, this.mod.stats());
+    return s;
+  }
+
+  /** Deliver what the kernel still holds, detach everything, flush the pipeline. */
+  async stop(): Promise<RunSummary> {
+    const { pipeline, log } = this.opts;
+    if (this.progress) {
+      clearInterval(this.progress);
       process.stderr.write('\r\x1b[K');
     }
-    clearInterval(tick);
-    // deliver what the kernel still holds, then detach everything, then flush outputs
+    if (this.tick) clearInterval(this.tick);
+    this.ac.abort();
     try {
-      mod.drain();
-      watcher?.drain();
+      this.mod?.drain();
+      this.watcher?.drain();
     } catch {
       /* best effort */
     }
-    await mod.close().catch((e: unknown) => log.warn('module close failed', { error: (e as Error).message }));
-    watcher?.close();
+    await this.mod?.close().catch((e: unknown) => log.warn('module close failed', { error: (e as Error).message }));
+    this.watcher?.close();
+    this.watcher = undefined;
     await pipeline.finish();
+    const outputs: RunSummary['outputs'] = {};
+    for (const o of pipeline.outputList) outputs[o.name] = o.stats();
+    return {
+      startupMs: this.startupMs,
+      durationMs: performance.now() - this.t0,
+      module: this.stats(),
+      pipeline: { ...pipeline.counters, ...pipeline.stageStats() },
+      outputs,
+    };
   }
-  const outputs: RunSummary['outputs'] = {};
-  for (const o of pipeline.outputList) outputs[o.name] = o.stats();
-  return {
-    startupMs,
-    durationMs: performance.now() - t0,
-    module: mod.stats(),
-    pipeline: { ...pipeline.counters, ...pipeline.stageStats() },
-    outputs,
-  };
+}
+
+/** Start, wait for `signal`, stop (the simple lifecycle the CLI uses without the HTTP API). */
+export async function runCapture(opts: RuntimeOptions & { signal: AbortSignal; onReady?: (i: { startupMs: number }) => void }): Promise<RunSummary> {
+  const rt = new CaptureRuntime(opts);
+  try {
+    opts.onReady?.(await rt.start());
+  } catch (e) {
+    await rt.stop().catch(() => undefined); // close what was opened
+    throw e;
+  }
+  await new Promise<void>((resolve) => {
+    if (opts.signal.aborted) resolve();
+    else opts.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  return rt.stop();
 }

@@ -1,54 +1,54 @@
 /**
- * Running one capture from the CLI: logger and banner, outputs, pipeline, signals, live counters, summary.
+ * Running one capture from the CLI: logger, outputs (before anything is attached, so a bad output fails
+ * first), the capture runtime, the HTTP config API, signals, live counters and the summary.
  * Lazily imported by main.ts so `--help` never loads libbpf.
  */
-import { openSync, constants as fsc } from 'node:fs';
-import { CaptureError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { ModuleDescriptor } from '../registry.js';
 import { createLogger } from '../log.js';
-import { Pipeline, GapStage } from '../capture/pipeline.js';
-import { EncodedOutput, FdSink } from '../capture/encoded-output.js';
-import { encodeText } from '../output/encoders/text.js';
-import { runCapture, type RunSummary } from '../capture/runtime.js';
+import { Pipeline, GapStage, type RecordStage } from '../capture/pipeline.js';
+import { OutputManager } from '../capture/outputs.js';
+import { CaptureRuntime, type RunSummary } from '../capture/runtime.js';
+import { CaptureControlPlane } from '../capture/control-plane.js';
+import { startApiServer, type ApiServer } from '../server/api.js';
 import type { CliIo } from './main.js';
 import { versionLine } from './version.js';
 
-function openEventFile(path: string): number {
-  try {
-    return openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, 0o600);
-  } catch (cause) {
-    throw new CaptureError('ECAP_OUTPUT', `open --eventaddr ${path}: ${(cause as Error).message}`, {
-      cause,
-      hint: 'check that the directory exists and is writable, and that the path is not a symlink',
-    });
-  }
-}
-
-function summaryLines(s: RunSummary): string[] {
+function summaryLines(s: RunSummary, outputs: Record<string, Record<string, number | string | boolean>>): string[] {
   const m = s.module;
   const lines = [
     `captured ${m.events ?? 0} events, ${m.bytes ?? 0} bytes from ${m.targets ?? 0} hooked files in ${(s.durationMs / 1000).toFixed(1)} s`,
     `lost ${m.lostEvents ?? 0} events (${m.lostBytes ?? 0} bytes) in the kernel; ${s.pipeline.gaps ?? 0} gaps shown; ${m.decodeErrors ?? 0} undecodable samples`,
   ];
-  for (const [name, o] of Object.entries(s.outputs)) {
-    if (Number(o.dropped ?? 0) > 0) lines.push(`output ${name}: ${o.dropped} writes dropped`);
+  for (const [name, o] of Object.entries(outputs)) {
+    if (Number(o.dropped ?? 0) > 0) lines.push(`output ${name} (${String(o.name ?? '')}): ${o.dropped} writes dropped`);
   }
   return lines;
+}
+
+/** The connection tracker when this build has one (src/conn), else gap detection only. */
+async function makeStage(config: Config): Promise<{ stage: RecordStage; formatL7?: unknown }> {
+  try {
+    const mod = (await import('../conn/stage.js' as string)) as { createStage?: (c: Config) => { stage: RecordStage; formatL7?: unknown } };
+    if (mod.createStage) return mod.createStage(config);
+  } catch {
+    /* not present */
+  }
+  return { stage: new GapStage() };
 }
 
 export async function runCommand(d: ModuleDescriptor, config: Config, io: CliIo): Promise<number> {
   const log = createLogger({ level: config.debug ? 'debug' : 'info' });
   log.info('eCapture-compatible capture', { AppName: 'ecapture-ts', Version: versionLine().split('\t')[1] });
-  log.debug('config', { config: JSON.stringify(config) });
+  log.debug('config', { config: JSON.stringify({ ...config, apiToken: config.apiToken ? '***' : undefined }) });
 
-  const pipeline = new Pipeline(new GapStage());
-  const eventaddr = String(config.eventaddr ?? '');
-  const fd = eventaddr && eventaddr !== 'stdout' ? openEventFile(eventaddr) : 1;
-  const sink = new FdSink(fd, eventaddr || 'stdout');
-  const textOpts = { hex: !!config.hex, tsize: Number(config.tsize ?? 0) };
-  pipeline.addOutput(new EncodedOutput('events', (r) => encodeText(r, textOpts), sink));
+  const { stage, formatL7 } = await makeStage(config);
+  const pipeline = new Pipeline(stage);
+  const outputs = new OutputManager(log, pipeline);
+  if (formatL7) outputs.setL7Formatter(formatL7 as never);
+  await outputs.apply(config);
 
+  const runtime = new CaptureRuntime({ descriptor: d, config, log, pipeline, progress: true });
   const ac = new AbortController();
   const onSignal = (sig: string): void => {
     if (ac.signal.aborted) {
@@ -60,12 +60,38 @@ export async function runCommand(d: ModuleDescriptor, config: Config, io: CliIo)
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let api: ApiServer | undefined;
   try {
-    const summary = await runCapture({ descriptor: d, config, log, pipeline, signal: ac.signal, progress: true });
-    await pipeline.close();
-    for (const l of summaryLines(summary)) io.err(`${l}\n`);
+    try {
+      await runtime.start();
+    } catch (e) {
+      await runtime.stop().catch(() => undefined);
+      throw e;
+    }
+    if (config.listen) {
+      const token = String(config.apiToken ?? process.env.ECAPTURE_API_TOKEN ?? '') || undefined;
+      const o: Parameters<typeof startApiServer>[0] = {
+        listen: String(config.listen),
+        control: new CaptureControlPlane(runtime, outputs, pipeline, log),
+        onLog: (level, message) => log[level](message),
+      };
+      if (token) o.token = token;
+      api = await startApiServer(o);
+      log.info('HTTP config API listening', { listen: `${api.host}:${api.port}` });
+    }
+    if (!ac.signal.aborted) await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await api?.close();
+    api = undefined;
+    const summary = await runtime.stop();
+    const outStats = outputs.stats();
+    await outputs.close();
+    for (const l of summaryLines(summary, outStats)) io.err(`${l}\n`);
     log.debug('summary', { summary: JSON.stringify(summary) });
     return 0;
+  } catch (e) {
+    await api?.close().catch(() => undefined);
+    await outputs.close().catch(() => undefined);
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -28,7 +28,7 @@ import { PcapngWriter } from '../../output/pcapng/writer.js';
 import { encodeLibOffsets } from '../../tls/lib-offsets.js';
 import { selectForcedLayout } from '../../tls/openssl-version.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
-import { baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { applyLiveFilter, baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
 import { compileFilter, type CompiledFilter } from './cbpf.js';
 import { resolveInterface, type NetInterface } from './iface.js';
 import { KeySink } from './keys.js';
@@ -323,9 +323,20 @@ export class TlsModule implements CaptureModule {
     this.ctx.log.info('hooked', { lib: t.lib, path: t.displayPath, probes: links.length, ...(layout ? { layout: layout.layout } : {}) });
   }
 
+  /**
+   * Filters (pid, uid, cgroup) change live in the kernel (live_filter_map) when the hooks were attached for
+   * every process (no --pid at start) and no packet capture runs; anything else asks for a restart.
+   */
   async reconfigure(config: Config): Promise<boolean> {
+    const LIVE = new Set(['pid', 'uid', 'cgroupPath']);
+    const OUTPUT = new Set(['eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen', 'ecaptureq', 'apiToken', 'idleTimeout']);
+    const changed = Object.keys({ ...this.config, ...config }).filter(
+      (k) => !OUTPUT.has(k) && JSON.stringify(this.config[k]) !== JSON.stringify(config[k]),
+    );
+    if (!this.obj || this.packets || Number(this.config.pid ?? 0) > 0 || !changed.every((k) => LIVE.has(k))) return false;
+    applyLiveFilter(this.obj, config);
     this.config = config;
-    return false;
+    return true;
   }
 
   drain(): void {

@@ -11,9 +11,12 @@
  *                                the text of a 'Q' (simple query) or 'P' (Parse) message; later calls in
  *                                the same message (SQL function bodies) are not client statements
  *   uprobe pgstat_report_activity(BackendState state, const char *cmd_str)
- *                                STATE_RUNNING during an 'E' (Execute) message: the text of the prepared
- *                                statement being executed (named statements too, which are never parsed
- *                                again)
+ *                                STATE_RUNNING during a 'B' (Bind) message: the text of the prepared
+ *                                statement about to be executed (named statements too, which are never
+ *                                parsed again). One execution is reported at its Bind, not at its Execute
+ *                                messages: planning with the bound parameters happens in Bind and can fail
+ *                                there (e.g. 100 / $1 with $1 = 0 is folded while planning), and a portal may
+ *                                be run by several Execute messages
  *   uprobe pq_endmessage(StringInfo buf)
  *                                an ErrorResponse ('E' in buf->cursor) going to the client: the statement
  *                                in progress failed; its fields are sent as they are
@@ -195,9 +198,9 @@ int BPF_KPROBE(uprobe_pgstat_report_activity, int state, const char *cmd_str)
 	if (state != STATE_RUNNING || !cmd_str)
 		return 0;
 	st = pg_get(0);
-	if (!st || st->emitted || st->msgtype != 'E')
+	if (!st || st->emitted || st->msgtype != 'B')
 		return 0;
-	pg_statement(ctx, st, (__u64)cmd_str, 'E');
+	pg_statement(ctx, st, (__u64)cmd_str, 'B');
 	return 0;
 }
 

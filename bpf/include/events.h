@@ -254,8 +254,8 @@ enum text_source {
 	TEXT_MYSQL_END = 5,  /* dispatch_command returned: retval = its return value (1 = close the connection),
 	                      * aux = SQL error number (0 none), value = statement id sent by COM_STMT_PREPARE;
 	                      * payload = SQLSTATE, NUL, error message */
-	TEXT_PG_QUERY = 6,   /* a statement's text; aux = the protocol message it came in ('Q' simple, 'P' parse,
-	                      * 'E' execute) */
+	TEXT_PG_QUERY = 6,   /* a statement's text; aux = the protocol message it came in ('Q' simple query,
+	                      * 'P' parse, 'B' bind: an execution of a prepared statement) */
 	TEXT_PG_CTX = 7,     /* the backend's session (once per backend): payload = database, NUL, user, NUL,
 	                      * client host, NUL, client port */
 	TEXT_PG_END = 8,     /* statement `id` is over: retval = 0 ok, 1 the backend sent an ErrorResponse whose

@@ -55,10 +55,11 @@ export class CaptureError extends Error {
 
   /** errno of the innermost cause, if any (native errors carry `errno`). */
   get errno(): number | undefined {
-    let c: unknown = this;
+    // start at the cause: reading this.errno here would call this getter again
+    let c: unknown = this.cause;
     for (let i = 0; i < 8 && c; i++) {
       const e = (c as { errno?: unknown }).errno;
-      if (typeof e === 'number' && c !== this) return e;
+      if (typeof e === 'number') return e;
       c = (c as { cause?: unknown }).cause;
     }
     return undefined;

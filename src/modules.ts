@@ -4,6 +4,7 @@ import { tlsDescriptor } from './probes/tls/index.js';
 // module imports: one line per module, keep this order
 import { gnutlsDescriptor } from './probes/gnutls/index.js';
 import { nssDescriptor } from './probes/nss/index.js';
+import { gotlsDescriptor } from './probes/gotls/index.js';
 import { bashDescriptor } from './probes/bash/index.js';
 import { zshDescriptor } from './probes/zsh/index.js';
 
@@ -16,6 +17,7 @@ export function registerAll(): void {
   // module registrations: one line per module, keep this order
   registerModule(gnutlsDescriptor);
   registerModule(nssDescriptor);
+  registerModule(gotlsDescriptor);
   registerModule(bashDescriptor);
   registerModule(zshDescriptor);
 

@@ -351,4 +351,56 @@ struct gnutls_layout {
 
 /* ---- gotls: add structs below this line ---- */
 
+/*
+ * gotls (bpf/tls/gotls.bpf.c). Plaintext goes out as struct tls_data_event (conn_id = the *tls.Conn,
+ * lib_id = attach cookie) and connection ends as struct conn_close_event, like the C libraries'.
+ */
+#define ECAP_GO_LABEL_LEN 48  /* longest Go key log label: CLIENT_HANDSHAKE_TRAFFIC_SECRET (31) */
+#define ECAP_GO_SECRET_LEN 64 /* TLS 1.2 master secret 48, TLS 1.3 secrets up to SHA-384's 48 */
+
+/*
+ * One call of Go's crypto/tls.(*Config).writeKeyLog(label string, clientRandom, secret []byte), read at its
+ * entry: Go calls it for every secret of every handshake whether or not Config.KeyLogWriter is set (the
+ * function returns at once when it is not, after the probe has seen the arguments). Sent with EVENT_GO_KEYLOG.
+ */
+struct go_keylog_event {
+	struct event_hdr hdr;
+	__u64 config;            /* the *tls.Config (the Conn is not an argument of writeKeyLog) */
+	__u32 lib_id;            /* attach cookie: which Go binary */
+	__u32 label_len;         /* lengths as Go passed them; the arrays hold at most their size */
+	__u32 client_random_len;
+	__u32 secret_len;
+	char label[ECAP_GO_LABEL_LEN];
+	__u8 client_random[32];
+	__u8 secret[ECAP_GO_SECRET_LEN];
+};
+
+/* go_target.abi */
+enum go_abi {
+	GO_ABI_STACK = 0,    /* ABI0: argument word N at SP + stack_base + 8*(N-1) at entry (Go < 1.17 amd64, < 1.18 arm64) */
+	GO_ABI_REGISTER = 1, /* ABIInternal: argument word N in register args[N-1]; results from the first register */
+};
+
+#define ECAP_GO_ARG_WORDS 9
+
+/*
+ * Map value (not a wire event): how to read the arguments and structs of one hooked Go binary; map go_targets,
+ * key = the attach cookie of its probes, filled by userspace (src/probes/gotls) before attaching. A process may
+ * run binaries of both ABIs (e.g. a helper started by another), so this is per binary, not rodata.
+ */
+struct go_target {
+	__u32 abi;        /* enum go_abi */
+	__u32 sp;         /* byte offset of the stack pointer in struct pt_regs */
+	__u32 stack_base; /* argument word 1 (and the register ABI's spill slot 1) is at SP + stack_base */
+	__u32 nargs;      /* register ABI: valid entries of args[] */
+	__u32 args[ECAP_GO_ARG_WORDS]; /* register ABI: pt_regs byte offsets of argument words 1..nargs */
+	/* from a *tls.Conn to its fd (src/elf/go/offsets.ts): conn.conn iface data → *net.TCPConn → *netFD */
+	__u32 conn_conn;    /* tls.Conn.conn (net.Conn interface) */
+	__u32 iface_data;   /* data word of an interface value */
+	__u32 tcpconn_fd;   /* *netFD inside net.TCPConn */
+	__u32 netfd_sysfd;  /* poll.FD.Sysfd inside netFD */
+	__u32 netfd_family; /* netFD.family (AF_*): checked before the fd is trusted */
+	__u32 netfd_sotype; /* netFD.sotype (SOCK_STREAM) */
+};
+
 #endif

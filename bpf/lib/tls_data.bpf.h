@@ -198,71 +198,48 @@ static long send_chunk(__u32 i, void *data)
 	return 0;
 }
 
-static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
+/* The state of connection object `key`, created (fd unknown, nothing sent) when absent; NULL when the map is full. */
+static __always_inline struct conn_state *conn_state_get(struct conn_key *key, __u32 lib_id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct active_call *cp = bpf_map_lookup_elem(&active_calls, &id);
-	struct active_call c;
-	struct conn_key key = {};
-	struct conn_state *st, fresh = {};
+	struct conn_state *st = bpf_map_lookup_elem(&conns, key);
+	struct conn_state fresh = {};
+
+	if (st)
+		return st;
+	fresh.fd = -1;
+	fresh.lib_id = lib_id;
+	bpf_map_update_elem(&conns, key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&conns, key);
+}
+
+/*
+ * Send `len` bytes at user address `buf` as the next bytes of direction `dir` of connection `conn` (state `st`:
+ * fd, tuple, stream positions), in chunks of ECAP_MAX_CHUNK; `flags` go into every chunk's header next to
+ * EVF_TUPLE. Shared by the entry/return path below and by callers that have everything at one probe (gotls).
+ */
+static __always_inline void tls_send_data(void *ctx, struct conn_state *st, __u64 conn, __u32 dir, __u64 buf, __u64 len,
+					  __u32 lib_id, __u32 flags)
+{
 	struct tls_data_event *e;
-	__u32 zero = 0, dir;
-	__u64 len = 0, seq;
-	long ret;
+	__u32 zero = 0;
+	__u64 seq;
 	int i;
 
-	if (!cp)
-		return 0;
-	c = *cp;
-	bpf_map_delete_elem(&active_calls, &id);
-	dir = c.dir & 1;
-
-	ret = PT_REGS_RC(ctx);
-	if (is_ex) {
-		if ((int)ret == 1 && c.done_ptr)
-			bpf_probe_read_user(&len, sizeof(len), (void *)c.done_ptr);
-	} else if ((int)ret > 0) {
-		len = (__u32)(int)ret;
-	}
-
-	key.tgid = id >> 32;
-	key.conn = c.conn;
-	st = bpf_map_lookup_elem(&conns, &key);
-	if (!st) {
-		fresh.fd = -1;
-		fresh.lib_id = c.lib_id;
-		bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&conns, &key);
-		if (!st) {
-			count_drop(DROP_MAP_FULL, len);
-			return 0;
-		}
-	}
-	if (c.fd >= 0 && c.fd != st->fd) {
-		bind_fd(st, c.fd, NULL);
-	} else if (st->fd >= 0 && st->tuple.family == 0) {
-		bind_fd(st, st->fd, NULL); /* e.g. bound before connect() completed */
-	}
-	if (st->fd < 0)
-		bpf_map_update_elem(&pending_bind, &id, &key, BPF_ANY);
-	if (len == 0)
-		return 0;
-
+	dir &= 1;
 	seq = st->seq[dir];
 	st->seq[dir] = seq + len;
 
 	e = bpf_map_lookup_elem(&data_scratch, &zero);
 	if (!e)
-		return 0;
+		return;
 	fill_hdr(&e->hdr, EVENT_TLS_DATA);
 	if (st->tuple.family)
 		e->hdr.flags |= EVF_TUPLE;
-	if (c.fd >= 0)
-		e->hdr.flags |= EVF_FD_NESTED;
-	e->conn_id = c.conn;
+	e->hdr.flags |= flags;
+	e->conn_id = conn;
 	e->fd = st->fd;
 	e->dir = dir;
-	e->lib_id = c.lib_id;
+	e->lib_id = lib_id;
 	e->call_len = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
 	e->tuple = st->tuple;
 
@@ -270,7 +247,7 @@ static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
 		struct chunk_ctx cc = {};
 		__u32 nchunks = (len + ECAP_MAX_CHUNK - 1) / ECAP_MAX_CHUNK;
 		cc.ctx = ctx;
-		cc.buf = c.buf;
+		cc.buf = buf;
 		cc.len = len;
 		cc.seq = seq;
 		if (nchunks > max_chunks()) {
@@ -289,6 +266,51 @@ static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
 			}
 		}
 	}
+}
+
+static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct active_call *cp = bpf_map_lookup_elem(&active_calls, &id);
+	struct active_call c;
+	struct conn_key key = {};
+	struct conn_state *st;
+	__u32 dir;
+	__u64 len = 0;
+	long ret;
+
+	if (!cp)
+		return 0;
+	c = *cp;
+	bpf_map_delete_elem(&active_calls, &id);
+	dir = c.dir & 1;
+
+	ret = PT_REGS_RC(ctx);
+	if (is_ex) {
+		if ((int)ret == 1 && c.done_ptr)
+			bpf_probe_read_user(&len, sizeof(len), (void *)c.done_ptr);
+	} else if ((int)ret > 0) {
+		len = (__u32)(int)ret;
+	}
+
+	key.tgid = id >> 32;
+	key.conn = c.conn;
+	st = conn_state_get(&key, c.lib_id);
+	if (!st) {
+		count_drop(DROP_MAP_FULL, len);
+		return 0;
+	}
+	if (c.fd >= 0 && c.fd != st->fd) {
+		bind_fd(st, c.fd, NULL);
+	} else if (st->fd >= 0 && st->tuple.family == 0) {
+		bind_fd(st, st->fd, NULL); /* e.g. bound before connect() completed */
+	}
+	if (st->fd < 0)
+		bpf_map_update_elem(&pending_bind, &id, &key, BPF_ANY);
+	if (len == 0)
+		return 0;
+
+	tls_send_data(ctx, st, c.conn, dir, c.buf, len, c.lib_id, c.fd >= 0 ? EVF_FD_NESTED : 0);
 	return 0;
 }
 

@@ -10,7 +10,8 @@ import { Pipeline, GapStage, type RecordStage } from '../capture/pipeline.js';
 import { OutputManager } from '../capture/outputs.js';
 import { CaptureRuntime, type RunSummary } from '../capture/runtime.js';
 import { CaptureControlPlane } from '../capture/control-plane.js';
-import { startApiServer, type ApiServer } from '../server/api.js';
+import { isLoopback, parseListen, startApiServer, type ApiServer } from '../server/api.js';
+import { CaptureError } from '../errors.js';
 import type { CliIo } from './main.js';
 import { versionLine } from './version.js';
 
@@ -48,6 +49,17 @@ export async function runCommand(d: ModuleDescriptor, config: Config, io: CliIo)
   if (formatL7) outputs.setL7Formatter(formatL7 as never);
   await outputs.apply(config);
 
+  // refuse a bad --listen before anything is attached
+  const token = String(config.apiToken ?? process.env.ECAPTURE_API_TOKEN ?? '') || undefined;
+  if (config.listen) {
+    const { host } = parseListen(String(config.listen));
+    if (!isLoopback(host) && !token) {
+      await outputs.close();
+      throw new CaptureError('ECAP_CONFIG', `--listen ${String(config.listen)} is not a loopback address: the HTTP config API then requires a token`, {
+        hint: 'set --api-token (or ECAPTURE_API_TOKEN), or listen on 127.0.0.1',
+      });
+    }
+  }
   const runtime = new CaptureRuntime({ descriptor: d, config, log, pipeline, progress: true });
   const ac = new AbortController();
   const onSignal = (sig: string): void => {
@@ -69,7 +81,6 @@ export async function runCommand(d: ModuleDescriptor, config: Config, io: CliIo)
       throw e;
     }
     if (config.listen) {
-      const token = String(config.apiToken ?? process.env.ECAPTURE_API_TOKEN ?? '') || undefined;
       const o: Parameters<typeof startApiServer>[0] = {
         listen: String(config.listen),
         control: new CaptureControlPlane(runtime, outputs, pipeline, log),
@@ -90,6 +101,7 @@ export async function runCommand(d: ModuleDescriptor, config: Config, io: CliIo)
     return 0;
   } catch (e) {
     await api?.close().catch(() => undefined);
+    await runtime.stop().catch(() => undefined);
     await outputs.close().catch(() => undefined);
     throw e;
   } finally {

@@ -7,6 +7,8 @@ import { nssDescriptor } from './probes/nss/index.js';
 import { gotlsDescriptor } from './probes/gotls/index.js';
 import { bashDescriptor } from './probes/bash/index.js';
 import { zshDescriptor } from './probes/zsh/index.js';
+import { mysqldDescriptor } from './probes/mysqld/index.js';
+import { postgresDescriptor } from './probes/postgres/index.js';
 
 
 let done = false;
@@ -20,6 +22,8 @@ export function registerAll(): void {
   registerModule(gotlsDescriptor);
   registerModule(bashDescriptor);
   registerModule(zshDescriptor);
+  registerModule(mysqldDescriptor);
+  registerModule(postgresDescriptor);
 
 }
 

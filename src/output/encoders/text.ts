@@ -117,11 +117,14 @@ export function encodeText(rec: CaptureRecord, opts: TextOptions = {}): Encoded 
       return `${whoLine(rec)} ${rec.shell}${where}${status}\n${rec.line}\n`;
     }
     case 'query': {
-      const parts = [`${rec.db}`, `Len:${rec.length}`];
-      if (rec.status) parts.push(`Status:${rec.status}`);
+      // Status is free text (an error message), so it comes last and runs to the end of the line
+      const parts = [`${rec.db}`];
+      if (rec.kind) parts.push(`Kind:${rec.kind}`);
+      parts.push(`Len:${rec.length}`);
       if (rec.database) parts.push(`DB:${rec.database}`);
       if (rec.client) parts.push(`Client:${rec.client}`);
-      if (rec.kind) parts.push(`Kind:${rec.kind}`);
+      if (rec.retval !== undefined) parts.push(`Retval:${rec.retval}`);
+      if (rec.status) parts.push(`Status:${rec.status.replace(/[\r\n]+/g, ' ')}`);
       return `${whoLine(rec)} ${parts.join(' ')}\n${rec.query}\n`;
     }
     case 'l7':

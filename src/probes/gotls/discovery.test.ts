@@ -44,6 +44,7 @@ test('inspectGoFile: the three build variants give the same functions, in the ri
     assert.ok(t.close !== undefined, '(*Conn).Close present');
     assert.deepEqual(t.argRegOffsets.slice(0, 3), [80, 40, 88]);
     assert.equal(t.spOffset, 152);
+    assert.deepEqual(t.warnings, [], 'nothing to warn about (Read spills its arguments where the probes read them)');
     // every probe offset is inside the file and points at code: a RET (0xc3) for the read probes
     const elf = ElfFile.open(t.path);
     try {

@@ -9,9 +9,10 @@
 import { statSync } from 'node:fs';
 import { CaptureError } from '../../errors.js';
 import { ElfFile } from '../../elf/elf-file.js';
-import { findGoFunction, planFromElf, type GoTlsPlan } from '../../elf/go/index.js';
+import { findGoFunction, functionCode, GOTLS_READ_SYMBOL, planFromElf, type GoTlsPlan } from '../../elf/go/index.js';
 import { FileCache } from '../../discovery/file-cache.js';
 import { exePath, hostPath } from '../../discovery/proc.js';
+import { readSpillProblem } from './spill.js';
 
 export const GOTLS_CLOSE_SYMBOL = 'crypto/tls.(*Conn).Close';
 
@@ -66,9 +67,12 @@ export function looksLikeGo(elf: ElfFile): boolean {
 /** Add what the user can do to the analyser's errors. */
 function withHint(e: unknown, path: string): CaptureError {
   if (!(e instanceof CaptureError)) return new CaptureError('ECAP_ELF', `analyse ${path}: ${(e as Error).message}`, { cause: e });
-  if (e.hint) return e;
   let hint: string | undefined;
-  if (e.code === 'ECAP_ATTACH_NO_SYMBOL') {
+  if (/^not a Go binary/.test(e.message)) {
+    hint = 'gotls hooks programs built by the Go toolchain; for C/C++ programs use the tls (OpenSSL/BoringSSL), gnutls or nss module';
+  } else if (e.hint) {
+    return e;
+  } else if (e.code === 'ECAP_ATTACH_NO_SYMBOL') {
     hint = 'only programs that use Go\'s crypto/tls can be captured by gotls (a Go program using another TLS library, e.g. through cgo, needs the tls module)';
   }
   return hint ? new CaptureError(e.code, e.message, { cause: e.cause, hint, details: e.details }) : e;
@@ -84,6 +88,11 @@ export function targetFromElf(elf: ElfFile, displayPath = elf.path): GoTlsTarget
   }
   const close = findGoFunction(elf, GOTLS_CLOSE_SYMBOL);
   const warnings = [...plan.warnings];
+  if (plan.arch === 'amd64' && plan.abi === 'register') {
+    const read = findGoFunction(elf, GOTLS_READ_SYMBOL);
+    const problem = read ? readSpillProblem(functionCode(elf, read)) : undefined;
+    if (problem) warnings.push(`${GOTLS_READ_SYMBOL}: ${problem}; reads may be missing or wrong (the read probes take the Conn and the buffer from those slots)`);
+  }
   if (!close) warnings.push(`${GOTLS_CLOSE_SYMBOL} not found: connection ends are not reported (bytes lost at the very end of a connection would not show as a gap)`);
   const t: GoTlsTarget = {
     path: elf.path,
@@ -133,7 +142,7 @@ type Cached = { ok: Omit<GoTlsTarget, 'path' | 'displayPath'> } | { skip: string
 
 let disk: FileCache<Cached> | undefined;
 function diskCache(): FileCache<Cached> {
-  disk ??= new FileCache<Cached>('gotls-targets-v1');
+  disk ??= new FileCache<Cached>('gotls-targets-v2');
   return disk;
 }
 

@@ -1,0 +1,404 @@
+/**
+ * `ecapture gotls` against real Go programs on 127.0.0.1 (test/fixtures/go: stdlib-only HTTPS client and server,
+ * built by Debian's Go with GOPROXY=off): the client built normally, stripped (-ldflags=-s -w) and as PIE.
+ *   text:    request and response plaintext with the right pid, comm, fd and tuple, for each build; a 100 KB body
+ *            whole on both sides; HTTP/2 from Go's client (ForceAttemptHTTP2); discovery of running and new Go
+ *            programs; --pid;
+ *   keylog:  the key log equals Go's own KeyLogWriter output and lets tshark decrypt an independent tcpdump
+ *            recording (TLS 1.3 against the Go server, TLS 1.2 against openssl s_server);
+ *   pcap:    the pcapng file decrypts on its own (Decryption Secrets Blocks);
+ *   errors:  not a Go binary, a Go binary without crypto/tls, no such process, bad interface.
+ * Events are read as JSON lines (--format json) and filtered by our own pids and ports: other captures may run
+ * on this machine at the same time.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { goFixture, goSkipReason, type GoVariant } from '../fixtures/go/build.js';
+import {
+  CLI, canRunBpf, cleanup, freePort, makeCert, needPrograms, run, skipOrFail, sleep, startCapture, startProcess, tempDir, waitFor,
+  type Capture, type Proc,
+} from './harness.js';
+
+const VARIANTS: GoVariant[] = ['normal', 'stripped', 'pie'];
+
+let dir = '';
+let server: Proc | undefined;
+let serverPort = 0;
+let sserver: Proc | undefined;
+let sserverPort = 0;
+const clients: Partial<Record<GoVariant, string>> = {};
+let serverBin = '';
+let helloBin = '';
+let setupError = '';
+
+before(async () => {
+  dir = tempDir('ecap-gotls-');
+  chmodSync(dir, 0o755);
+  if (goSkipReason() || process.getuid?.() !== 0) return;
+  try {
+    // build only what is needed (cached across runs under os.tmpdir())
+    [serverBin, helloBin, clients.normal, clients.stripped, clients.pie] = await Promise.all([
+      goFixture('tlsserver', 'normal'), goFixture('hello', 'normal'),
+      goFixture('tlsclient', 'normal'), goFixture('tlsclient', 'stripped'), goFixture('tlsclient', 'pie'),
+    ]);
+  } catch (e) {
+    setupError = (e as Error).message;
+    return;
+  }
+  server = startProcess(serverBin, ['-addr', '127.0.0.1:0', '-http2']);
+  await waitFor('Go TLS server', () => /listening https:\/\/127\.0\.0\.1:\d+/.test(server!.stdout()) || server!.child.exitCode !== null, 20_000);
+  serverPort = Number(/127\.0\.0\.1:(\d+)/.exec(server.stdout())![1]);
+  // TLS 1.2 peer for the CLIENT_RANDOM case
+  makeCert(dir);
+  writeFileSync(join(dir, 'tls12.txt'), 'hello over TLS 1.2\n');
+  sserverPort = await freePort();
+  sserver = startProcess('openssl', ['s_server', '-accept', `127.0.0.1:${sserverPort}`, '-cert', 'cert.pem', '-key', 'key.pem', '-WWW', '-quiet', '-tls1_2'], { cwd: dir });
+  await waitFor('s_server', () => spawnSync('sh', ['-c', `ss -ltn | grep -q 127.0.0.1:${sserverPort}`]).status === 0 || sserver!.child.exitCode !== null, 10_000);
+});
+
+after(async () => {
+  for (const p of [server, sserver]) {
+    if (p && p.child.exitCode === null) {
+      p.child.kill('SIGTERM');
+      await p.exited;
+    }
+  }
+  cleanup(dir);
+});
+
+/** The e2e preconditions of this file: root, BPF, Go, the fixtures built and the server up. */
+function ready(t: Parameters<typeof canRunBpf>[0], ...programs: string[]): boolean {
+  if (!canRunBpf(t)) return false;
+  const go = goSkipReason();
+  if (go) return !skipOrFail(t, go);
+  if (setupError) assert.fail(`building the Go fixtures failed: ${setupError}`);
+  assert.ok(server && server.child.exitCode === null, `the Go TLS server runs: ${server?.stderr()}`);
+  return needPrograms(t, ...programs);
+}
+
+interface JsonRec {
+  type: string;
+  module: string;
+  pid: number;
+  tid: number;
+  comm: string;
+  uid: number;
+  dir?: 'read' | 'write';
+  fd?: number;
+  conn_id?: string;
+  src_ip?: string | null;
+  src_port?: number | null;
+  dst_ip?: string | null;
+  dst_port?: number | null;
+  seq?: number;
+  len?: number;
+  payload?: string;
+  payload_encoding?: 'utf8' | 'base64';
+  label?: string;
+  client_random?: string;
+  secret?: string;
+  msg?: unknown;
+  lost_bytes?: number;
+}
+
+function records(cap: Capture): JsonRec[] {
+  return cap
+    .events()
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as JsonRec);
+}
+
+function bytesOf(r: JsonRec): Buffer {
+  return Buffer.from(r.payload ?? '', r.payload_encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+/** The bytes one process moved in one direction on one connection (by its local port), in stream order. */
+function stream(recs: JsonRec[], pid: number, dir: 'read' | 'write', localPort: number): Buffer {
+  const mine = recs.filter((r) => r.type === 'data' && r.pid === pid && r.dir === dir && (dir === 'write' ? r.src_port : r.dst_port) === localPort);
+  mine.sort((a, b) => a.seq! - b.seq!);
+  return Buffer.concat(mine.map(bytesOf));
+}
+
+async function gotls(args: string[]): Promise<Capture> {
+  return startCapture(['gotls', '--format', 'json', ...args], { readyTimeoutMs: 30_000 });
+}
+
+async function client(variant: GoVariant, args: string[]): Promise<{ pid: number; stdout: string }> {
+  const r = await run(clients[variant]!, args, { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, `tlsclient-${variant} ${args.join(' ')}: ${r.stderr}`);
+  return r;
+}
+
+/** One HTTP/1.1 exchange of `pid` with the Go server, checked: pid, comm, fd, tuple, request and response. */
+function assertExchange(recs: JsonRec[], pid: number, path: string, body: string, what: string): { localPort: number } {
+  const writes = recs.filter((r) => r.type === 'data' && r.pid === pid && r.dir === 'write');
+  const req = writes.find((r) => bytesOf(r).toString('latin1').startsWith(`POST ${path} HTTP/1.1\r\n`));
+  assert.ok(req, `${what}: the request line is captured (${writes.length} writes of pid ${pid})`);
+  assert.equal(req.module, 'gotls');
+  assert.match(req.comm, /^tlsclient/, `${what}: comm`);
+  assert.ok(req.fd! > 2, `${what}: a real fd (${req.fd})`);
+  assert.equal(req.dst_ip, '127.0.0.1', `${what}: server address`);
+  assert.equal(req.dst_port, serverPort, `${what}: server port`);
+  assert.equal(req.src_ip, '127.0.0.1');
+  const localPort = req.src_port!;
+  assert.ok(localPort > 0);
+  const sent = stream(recs, pid, 'write', localPort).toString('latin1');
+  assert.ok(sent.includes(`\r\n\r\n${body}`), `${what}: the request body follows its headers`);
+  const got = stream(recs, pid, 'read', localPort).toString('latin1');
+  assert.match(got, /^HTTP\/1\.1 200 OK\r\n/, `${what}: the response status line`);
+  assert.ok(got.includes(`hello from tlsserver: POST ${path} (${Buffer.byteLength(body)} bytes received, HTTP/1.1)\n`), `${what}: the response body (${JSON.stringify(got.slice(-120))})`);
+  const reads = recs.filter((r) => r.type === 'data' && r.pid === pid && r.dir === 'read' && r.dst_port === localPort);
+  for (const r of reads) {
+    assert.equal(r.src_port, serverPort, `${what}: read tuple is server → client`);
+    assert.equal(r.fd, req.fd, `${what}: reads and writes on one fd`);
+    assert.equal(r.conn_id, req.conn_id, `${what}: one *tls.Conn`);
+  }
+  return { localPort };
+}
+
+for (const variant of VARIANTS) {
+  test(`gotls text (${variant} build): request and response with pid, comm, fd and tuple`, async (t) => {
+    if (!ready(t)) return;
+    const cap = await gotls(['--elfpath', clients[variant]!]);
+    const body = `ping from the ${variant} client ${process.pid}`;
+    const c = await client(variant, ['-url', `https://127.0.0.1:${serverPort}/${variant}`, '-body', body]);
+    await sleep(300);
+    assert.equal(await cap.stop(), 0, cap.stderr());
+    assert.match(c.stdout, /^HTTP\/1\.1 200 OK\n/, 'the traced client still works');
+    const recs = records(cap);
+    assertExchange(recs, c.pid, `/${variant}`, body, variant);
+    assert.match(cap.stderr(), new RegExp(`hooked .*lib="go1\\.\\d+(\\.\\d+)? \\(register ABI${variant === 'pie' ? ', PIE' : variant === 'stripped' ? ', stripped' : ''}\\)"`));
+    assert.ok(recs.every((r) => r.pid === c.pid), '--elfpath hooks that binary only (not the server)');
+    assert.match(cap.stderr(), /lost 0 events/);
+  });
+}
+
+test('gotls text: discovery hooks the running server and a client started later; a 100 KB body arrives whole on both sides', async (t) => {
+  if (!ready(t)) return;
+  const cap = await gotls([]);
+  assert.match(cap.stderr(), new RegExp(`hooked .*path=${serverBin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'the running Go server is found at start');
+  const body = 'B'.repeat(100_000);
+  // -delay: the exec watcher hooks the new program while it sleeps, before its first TLS call
+  const c = await client('stripped', ['-url', `https://127.0.0.1:${serverPort}/big`, '-body', body, '-delay', '700ms']);
+  await sleep(300);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  const recs = records(cap);
+  const { localPort } = assertExchange(recs, c.pid, '/big', body, 'discovered client');
+  // the server side: its read of the request and its write of the response, on the accepted socket
+  const srv = server!.pid;
+  const got = stream(recs, srv, 'read', serverPort).toString('latin1');
+  const srvReads = recs.filter((r) => r.pid === srv && r.type === 'data' && r.dir === 'read' && r.src_port === localPort);
+  assert.ok(srvReads.length > 0, 'server reads of this connection');
+  const req = Buffer.concat(srvReads.sort((a, b) => a.seq! - b.seq!).map(bytesOf)).toString('latin1');
+  assert.ok(req.startsWith('POST /big HTTP/1.1\r\n'), 'the server read the request line');
+  assert.equal(req.slice(req.indexOf('\r\n\r\n') + 4).length, body.length, 'the server read the whole 100 KB body (chunks and seq intact)');
+  assert.ok(got.length >= req.length);
+  assert.ok(srvReads.every((r) => r.comm.startsWith('tlsserver') && r.dst_port === serverPort && r.fd! > 2), 'server tuple, comm and fd');
+  const srvWrite = recs.find((r) => r.pid === srv && r.type === 'data' && r.dir === 'write' && r.dst_port === localPort);
+  assert.ok(srvWrite && bytesOf(srvWrite).toString('latin1').startsWith('HTTP/1.1 200 OK'), 'the server wrote the response');
+  const gaps = recs.filter((r) => r.type === 'gap' && (r.pid === c.pid || r.pid === srv));
+  assert.deepEqual(gaps, [], 'no gaps');
+});
+
+test('gotls text: HTTP/2 from Go\'s client (ForceAttemptHTTP2)', async (t) => {
+  if (!ready(t)) return;
+  const cap = await gotls(['--elfpath', clients.normal!]);
+  const c = await client('normal', ['-url', `https://127.0.0.1:${serverPort}/h2path`, '-http2', '-n', '2']);
+  await sleep(300);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  assert.match(c.stdout, /^HTTP\/2\.0 200 OK\n/, 'the client spoke HTTP/2');
+  const recs = records(cap).filter((r) => r.pid === c.pid);
+  const l7 = recs.filter((r) => r.type === 'l7');
+  const writes = recs.filter((r) => r.type === 'data' && r.dir === 'write');
+  assert.ok(writes.length > 0, 'writes captured');
+  const localPort = writes[0]!.src_port!;
+  const sent = stream(recs, c.pid, 'write', localPort);
+  const got = stream(recs, c.pid, 'read', localPort);
+  if (l7.length > 0) {
+    // the connection tracker decodes HTTP/2: the request's pseudo-headers and the response body
+    const text = JSON.stringify(l7.map((r) => r.msg));
+    assert.match(text, /\/h2path/, 'decoded :path');
+    assert.match(text, /hello from tlsserver: GET \/h2path/, 'decoded response body');
+  } else {
+    // raw frames: the client preface, then SETTINGS; the HPACK-encoded request; the response DATA in clear
+    assert.ok(sent.subarray(0, 24).equals(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')), 'the HTTP/2 client preface opens the stream');
+    assert.equal(sent[24 + 3], 0x4, 'a SETTINGS frame follows the preface');
+    assert.equal(got[3], 0x4, 'the server starts with SETTINGS');
+    assert.ok(got.includes('hello from tlsserver: GET /h2path (0 bytes received, HTTP/2.0)'), 'the DATA frame payload (response body) is plaintext');
+    const frames = h2Frames(got);
+    assert.ok(frames.some((f) => f.type === 0x1), 'a HEADERS frame from the server');
+    assert.equal(frames.filter((f) => f.type === 0x0 && f.stream > 0 && f.length > 0).length, 2, 'two DATA frames: two requests on one connection');
+  }
+});
+
+/** HTTP/2 frame headers of a server → client byte stream (after its start: no preface on this side). */
+function h2Frames(b: Buffer): { type: number; stream: number; length: number }[] {
+  const out: { type: number; stream: number; length: number }[] = [];
+  for (let o = 0; o + 9 <= b.length; ) {
+    const length = b.readUIntBE(o, 3);
+    out.push({ type: b[o + 3]!, stream: b.readUInt32BE(o + 5) & 0x7fffffff, length });
+    o += 9 + length;
+  }
+  return out;
+}
+
+test('gotls text: --pid keeps the chosen Go process only', async (t) => {
+  if (!ready(t)) return;
+  const srv = server!.pid;
+  const cap = await gotls(['--pid', String(srv)]);
+  const c = await client('normal', ['-url', `https://127.0.0.1:${serverPort}/pid`, '-body', 'for the server only']);
+  await sleep(300);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  const recs = records(cap).filter((r) => r.type === 'data');
+  assert.ok(recs.some((r) => r.pid === srv && bytesOf(r).toString('latin1').startsWith('POST /pid HTTP/1.1')), 'the server read the request');
+  assert.equal(recs.filter((r) => r.pid === c.pid).length, 0, 'the client is not captured');
+  assert.ok(recs.every((r) => r.pid === srv));
+});
+
+/** tcpdump on lo for one port, started and ready. */
+async function tcpdump(port: number, file: string): Promise<Proc> {
+  const p = startProcess('tcpdump', ['-i', 'lo', '-U', '-n', '-w', file, `tcp port ${port}`]);
+  await waitFor('tcpdump', () => /listening on/.test(p.stderr()) || p.child.exitCode !== null, 10_000);
+  assert.equal(p.child.exitCode, null, `tcpdump: ${p.stderr()}`);
+  return p;
+}
+
+async function stopProc(p: Proc): Promise<void> {
+  if (p.child.exitCode === null) p.child.kill('SIGINT');
+  await p.exited;
+}
+
+function tshark(args: string[]): string {
+  const r = spawnSync('tshark', ['-n', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0, `tshark ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function keyLines(file: string): string[] {
+  return readFileSync(file, 'latin1').split('\n').filter((l) => /^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]+$/.test(l));
+}
+
+test('gotls keylog: every build\'s key log equals Go\'s own and decrypts an independent tcpdump recording (TLS 1.3 and 1.2)', async (t) => {
+  if (!ready(t, 'tcpdump', 'tshark', 'openssl')) return;
+  const pcap13 = join(dir, 'go13.pcap');
+  const pcap12 = join(dir, 'go12.pcap');
+  const dump13 = await tcpdump(serverPort, pcap13);
+  const dump12 = await tcpdump(sserverPort, pcap12);
+  const allKeys: string[] = [];
+  try {
+    for (const variant of VARIANTS) {
+      const keys = join(dir, `keys-${variant}.log`);
+      const own = join(dir, `own-${variant}.log`);
+      const cap = await gotls(['--elfpath', clients[variant]!, '-m', 'keylog', '-k', keys]);
+      // one run with Go's own KeyLogWriter (to compare), one without (writeKeyLog is called either way)
+      await client(variant, ['-url', `https://127.0.0.1:${serverPort}/kl-${variant}`, '-body', `keys ${variant}`, '-keylog', own]);
+      await client(variant, ['-url', `https://127.0.0.1:${serverPort}/nokl-${variant}`, '-body', `no keylog ${variant}`]);
+      await client(variant, ['-url', `https://127.0.0.1:${sserverPort}/tls12.txt`]);
+      await sleep(300);
+      assert.equal(await cap.stop(), 0, cap.stderr());
+      const ours = keyLines(keys);
+      const theirs = keyLines(own);
+      assert.equal(theirs.length, 4, 'Go wrote four TLS 1.3 secrets');
+      for (const l of theirs) assert.ok(ours.includes(l), `${variant}: our key log has Go's line ${l.slice(0, 40)}…`);
+      const labels = ours.map((l) => l.split(' ')[0]);
+      assert.equal(labels.filter((l) => l === 'CLIENT_TRAFFIC_SECRET_0').length, 2, `${variant}: two TLS 1.3 connections`);
+      assert.equal(labels.filter((l) => l === 'CLIENT_RANDOM').length, 1, `${variant}: one TLS 1.2 connection`);
+      assert.equal(new Set(ours).size, ours.length, 'one line per secret');
+      assert.equal(statSync(keys).mode & 0o777, 0o600, 'the key log is 0600');
+      const keyRecs = records(cap).filter((r) => r.type === 'key');
+      assert.equal(keyRecs.length, ours.length, 'a key record per line in the event stream');
+      assert.ok(keyRecs.every((r) => /^tlsclient/.test(r.comm) && r.module === 'gotls'));
+      assert.equal(records(cap).filter((r) => r.type === 'data').length, 0, 'no plaintext in keylog mode');
+      allKeys.push(...ours);
+    }
+  } finally {
+    await stopProc(dump13);
+    await stopProc(dump12);
+  }
+  const keyFile = join(dir, 'all-keys.log');
+  writeFileSync(keyFile, allKeys.join('\n') + '\n');
+  const uris = tshark(['-r', pcap13, '-o', `tls.keylog_file:${keyFile}`, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']).split('\n');
+  for (const v of VARIANTS) {
+    for (const p of [`/kl-${v}`, `/nokl-${v}`]) assert.ok(uris.includes(p), `tshark decrypts POST ${p} (got ${uris.join(' ')})`);
+  }
+  const bodies = tshark(['-r', pcap13, '-o', `tls.keylog_file:${keyFile}`, '-Y', 'http.response.code == 200', '-T', 'fields', '-e', 'http.file_data']);
+  assert.match(bodies, /hello from tlsserver: POST \/nokl-pie/, 'and the response bodies');
+  const uris12 = tshark(['-r', pcap12, '-o', `tls.keylog_file:${keyFile}`, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']).split('\n');
+  assert.equal(uris12.filter((u) => u === '/tls12.txt').length, 3, 'TLS 1.2 (CLIENT_RANDOM) connections decrypt too');
+  const none = tshark(['-r', pcap13, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']);
+  assert.equal(none.trim(), '', 'without the key log nothing decrypts');
+});
+
+test('gotls pcap: the pcapng file decrypts on its own (PIE client, HTTP/1.1 and HTTP/2)', async (t) => {
+  if (!ready(t, 'tshark')) return;
+  const out = join(dir, 'gotls.pcapng');
+  const keys = join(dir, 'pcap-keys.log');
+  const cap = await gotls(['--elfpath', clients.pie!, '-m', 'pcap', '-i', 'lo', '-w', out, '-k', keys, 'tcp', 'port', String(serverPort)]);
+  await client('pie', ['-url', `https://127.0.0.1:${serverPort}/pcap-h1`, '-body', 'pcap body']);
+  await client('pie', ['-url', `https://127.0.0.1:${serverPort}/pcap-h2`, '-http2']);
+  await sleep(500);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  assert.match(cap.stderr(), /pcapng written .*secrets_blocks=[1-9]/);
+  assert.equal(statSync(out).mode & 0o777, 0o600, 'the pcapng file is 0600');
+  const uris = tshark(['-r', out, '-Y', 'http.request || http2.type == 1', '-T', 'fields', '-e', 'http.request.uri', '-e', 'http2.headers.path']);
+  assert.match(uris, /\/pcap-h1/, `HTTP/1.1 request decrypted without any key file (${uris})`);
+  assert.match(uris, /\/pcap-h2/, 'HTTP/2 request decrypted too');
+  const body = tshark(['-r', out, '-Y', 'http.response.code == 200', '-T', 'fields', '-e', 'http.file_data']);
+  assert.match(body, /hello from tlsserver: POST \/pcap-h1 \(9 bytes received/);
+  assert.equal(keyLines(keys).length, 8, 'the key log is written too: 4 TLS 1.3 secrets per connection');
+  // packets of other ports are not in the file (filter), and the key log has nothing of other programs
+  const ports = new Set(tshark(['-r', out, '-T', 'fields', '-e', 'tcp.port']).split(/[\n,]/).filter(Boolean).map(Number));
+  assert.ok(ports.has(serverPort));
+  assert.equal(ports.size, 3, `only the two connections to the server port (${[...ports].join(' ')})`);
+});
+
+test('gotls: errors are one clear line with a hint and a non-zero exit', async (t) => {
+  if (!ready(t)) return;
+  const notGo = join(dir, 'script.sh');
+  writeFileSync(notGo, '#!/bin/sh\n');
+  const cases: [string[], RegExp][] = [
+    [['gotls', '--elfpath', '/bin/ls'], /not a Go binary: \/bin\/ls/],
+    [['tlsgo', '-e', notGo], /script\.sh: not a Go binary \(.*not an ELF file/],
+    [['gotls', '--elfpath', join(dir, 'missing')], /missing: not a Go binary \(.*no such file/i],
+    [['gotls', '--elfpath', helloBin], /function crypto\/tls\.\(\*Conn\)\.writeRecordLocked not found in .*hello-normal: .*is crypto\/tls linked in\?/],
+    [['gotls', '--pid', '4000000'], /--pid 4000000: no such process/],
+    [['gotls', '-e', clients.normal!, '-m', 'pcap', '-i', 'nosuchif0'], /nosuchif0/],
+  ];
+  for (const [args, re] of cases) {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 1, `${args.join(' ')}: exit 1 (${r.stderr})`);
+    assert.match(r.stderr, re, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^hint: /m, `${args.join(' ')}: a hint says what to do`);
+  }
+  // a running process that is not a Go program
+  const sh = startProcess('sleep', ['30']);
+  try {
+    const r = spawnSync(process.execPath, [CLI, 'gotls', '--pid', String(sh.pid)], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`--pid ${sh.pid}: not a Go binary: .*sleep`));
+  } finally {
+    sh.child.kill('SIGKILL');
+    await sh.exited;
+  }
+});
+
+test('gotls: after SIGINT no uprobe stays attached and the traced program keeps running', async (t) => {
+  if (!ready(t, 'bpftool')) return;
+  const srv = server!.pid;
+  const cap = await gotls(['--pid', String(srv)]);
+  const perfOf = (pid: number): unknown[] => {
+    const r = spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8' });
+    return (JSON.parse(r.stdout || '[]') as { pid: number }[]).filter((p) => p.pid === pid);
+  };
+  assert.ok(perfOf(cap.pid).length >= 3, 'uprobes attached while capturing');
+  await client('normal', ['-url', `https://127.0.0.1:${serverPort}/before-stop`]);
+  assert.equal(await cap.stop(), 0);
+  assert.deepEqual(perfOf(cap.pid), [], 'nothing of ours stays attached');
+  await client('normal', ['-url', `https://127.0.0.1:${serverPort}/after-stop`]);
+  assert.equal(server!.child.exitCode, null, 'the Go server survived being traced (no uretprobes on moving stacks)');
+});

@@ -7,7 +7,7 @@ import type { Config } from '../../config/schema.js';
 import type { ModuleName } from '../../model/records.js';
 import type { CaptureModule, ModuleContext, ModuleStats } from '../../registry.js';
 import { LoadedObject, type UprobeTarget } from '../../bpf/object.js';
-import { baseLoadOptions, eventReadOptions } from '../common/load.js';
+import { applyLiveFilter, baseLoadOptions, eventReadOptions } from '../common/load.js';
 
 export interface PlannedUprobe extends UprobeTarget {
   program: string;
@@ -33,6 +33,8 @@ export interface AuditHandler {
   handle(sample: Buffer): void;
   /** emit what is still pending (at close) */
   flush(): void;
+  /** apply changed userspace-only settings (e.g. -e); false when one of `keys` is not such a setting */
+  reconfigure?(config: Config, keys: string[]): boolean;
   readonly counters: { events: number; bytes: number; decodeErrors: number; records: number; [k: string]: number };
 }
 
@@ -76,14 +78,29 @@ export class AuditModule implements CaptureModule {
     const r = eventReadOptions(this.config);
     obj.readEvents('events_rb', 'events_pb', r.usePerf, r.pagesPerCpu, (s) => handler.handle(s), (n) => {
       this.lost += n;
-    });
+    }, r.drainEveryMs);
     for (const w of plan.warnings) this.ctx.log.warn(w);
     this.ctx.log.info('hooked', { ...plan.info, probes: obj.linkCount });
   }
 
+  /**
+   * pid/uid filters change live in the kernel (live_filter_map) when the hooks were attached for every
+   * process (no --pid at start: a --pid also chooses the binary and restricts the uprobes); settings the
+   * handler owns (-e) change live too. Anything else asks the runtime for a restart.
+   */
   async reconfigure(config: Config): Promise<boolean> {
+    const OUTPUT = new Set(['eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen', 'ecaptureq', 'apiToken', 'idleTimeout']);
+    const FILTER = new Set(['pid', 'uid']);
+    const changed = Object.keys({ ...this.config, ...config }).filter(
+      (k) => !OUTPUT.has(k) && JSON.stringify(this.config[k]) !== JSON.stringify(config[k]),
+    );
+    if (!this.obj || Number(this.config.pid ?? 0) > 0) return false;
+    const filters = changed.filter((k) => FILTER.has(k));
+    const others = changed.filter((k) => !FILTER.has(k));
+    if (others.length && !this.handler?.reconfigure?.(config, others)) return false;
+    if (filters.length) applyLiveFilter(this.obj, config);
     this.config = config;
-    return false;
+    return true;
   }
 
   drain(): void {

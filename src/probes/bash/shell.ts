@@ -8,6 +8,7 @@
 import { TextCtxFlags, TextEndHow, TextSource, type EventHdr } from '../../gen/events.js';
 import type { CaptureRecord, ShellRecord, Who } from '../../model/records.js';
 import { BoundedMap, TextAssembler, decodeTextChunk, textOf, type TextChunk } from './text.js';
+import type { Config } from '../../config/schema.js';
 import type { AuditHandler } from './audit-module.js';
 
 export interface ShellCommandsOptions {
@@ -57,7 +58,7 @@ export class ShellCommands implements AuditHandler {
   private readonly texts = new TextAssembler();
 
   constructor(
-    private readonly opts: ShellCommandsOptions,
+    private opts: ShellCommandsOptions,
     private readonly wallClock: (monoNs: number) => bigint,
     private readonly emit: (rec: CaptureRecord) => void,
   ) {
@@ -157,6 +158,15 @@ export class ShellCommands implements AuditHandler {
     if (cmd.cwd) rec.cwd = cmd.cwd;
     this.counters.records++;
     this.emit(rec);
+  }
+
+  /** -e changes live (it only filters what is shown). */
+  reconfigure(config: Config, keys: string[]): boolean {
+    if (!keys.every((k) => k === 'errnumber')) return false;
+    const e = config.errnumber;
+    const { errnumber: _old, ...rest } = this.opts;
+    this.opts = e === undefined || e === '' ? rest : { ...rest, errnumber: Number(e) };
+    return true;
   }
 
   /** At close: commands still running are shown without an exit status (unless -e asks for one). */

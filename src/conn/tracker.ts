@@ -8,8 +8,9 @@
  *
  * A connection is pid + connId; a new fd or tuple under the same key is a new connection (SSL* reuse).
  * Each direction is ordered by seq (reorder.ts); a hole that stays open becomes a GapRecord and a gap for
- * the parser. Data of unknown protocols passes through as the original DataRecords. Payloads the tracker
- * keeps past a call are copied (DataRecord payloads may be views into a batch buffer).
+ * the parser. Data of unknown protocols passes through as the original DataRecords. DataRecord payloads
+ * may be views into a reused batch buffer: the tracker copies only chunks it holds for reordering, parsers
+ * copy only the bytes they keep, and what a parser remembers of a record (its tag) carries no payload.
  */
 import type { CaptureRecord, ConnCloseRecord, ConnTuple, DataRecord, Direction, GapRecord, L7Record, NoticeRecord } from '../model/records.js';
 import { ConnParser, type ConnEvent } from '../protocols/connection.js';
@@ -41,14 +42,23 @@ export interface TrackerCounters {
   parseFallbacks: number;
 }
 
+/** What parsers and connections remember of a record: all but the payload. */
+type Tag = Omit<DataRecord, 'payload'> | GapRecord;
+
+function tagOf(r: OrderItem): Tag {
+  if (r.type === 'gap') return r;
+  const { payload: _payload, ...meta } = r;
+  return meta;
+}
+
 interface Conn {
   key: string;
   fd: number;
   tuple: ConnTuple | undefined;
-  last: OrderItem;
+  last: Tag;
   lastSeen: bigint;
   order: Record<Direction, SeqOrder>;
-  parser: ConnParser<OrderItem> | undefined;
+  parser: ConnParser<Tag> | undefined;
   budget: MemBudget;
   bytes: Record<Direction, number>;
   hitsSeen: number;
@@ -78,6 +88,8 @@ export class ConnTracker {
   private lastTick = 0n;
   private totalHitsSeen = 0;
   private out: CaptureRecord[] = [];
+  /** the record being handed to a parser (raw events for it pass it through unchanged) */
+  private current: DataRecord | undefined;
 
   constructor(config: Partial<TrackerConfig> = {}) {
     this.config = makeTrackerConfig(config);
@@ -159,7 +171,7 @@ export class ConnTracker {
     } else {
       while (this.conns.size >= this.config.maxConns) this.evictOne(rec.ts);
       c = {
-        key, fd: rec.fd, tuple: rec.tuple, last: rec, lastSeen: rec.ts, parser: undefined,
+        key, fd: rec.fd, tuple: rec.tuple, last: tagOf(rec), lastSeen: rec.ts, parser: undefined,
         order: { write: new SeqOrder(), read: new SeqOrder() },
         budget: new MemBudget(this.config.maxConnBytes, this.total), bytes: { write: 0, read: 0 }, hitsSeen: 0,
       };
@@ -167,7 +179,7 @@ export class ConnTracker {
     }
     this.conns.set(key, c);
     if (c.tuple === undefined && rec.tuple !== undefined) c.tuple = rec.tuple;
-    c.last = rec;
+    c.last = tagOf(rec);
     c.lastSeen = rec.ts > this.lastTick ? rec.ts : this.lastTick;
     return c;
   }
@@ -247,12 +259,13 @@ export class ConnTracker {
       this.out.push(r);
       return;
     }
-    c.parser ??= new ConnParser<OrderItem>({
+    c.parser ??= new ConnParser<Tag>({
       limits: this.config.limits, budget: c.budget, counters: this.parserCounters, timeOf: (t) => t.ts,
     });
-    const safe: DataRecord = { ...r, payload: Buffer.from(r.payload) };
-    c.parser.push(dir, safe.payload, safe);
+    this.current = r;
+    c.parser.push(dir, r.payload, tagOf(r));
     this.drain(c);
+    this.current = undefined;
   }
 
   private drain(c: Conn): void {
@@ -271,7 +284,7 @@ export class ConnTracker {
     }
   }
 
-  private onEvent(c: Conn, e: ConnEvent<OrderItem>): void {
+  private onEvent(c: Conn, e: ConnEvent<Tag>): void {
     switch (e.type) {
       case 'message': {
         const s = e.start;
@@ -282,10 +295,13 @@ export class ConnTracker {
         this.out.push(r);
         return;
       }
-      case 'raw':
+      case 'raw': {
         this.counters.rawRecords++;
-        this.out.push(e.tag);
+        const cur = this.current;
+        if (cur && e.data === cur.payload) this.out.push(cur); // unchanged
+        else if (e.tag.type === 'data') this.out.push({ ...e.tag, payload: e.data });
         return;
+      }
       case 'error':
         this.counters.parseFallbacks++;
         this.notice(c, 'warn', `${e.protocol} parse error (${e.dir}): ${e.reason}; showing raw data`);

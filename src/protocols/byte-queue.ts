@@ -2,11 +2,16 @@
  * A queue of received chunks for the incremental parsers: `length` says what is available (need(n) is
  * `q.length >= n`), `consume(n)` returns a slice when one chunk covers the bytes and copies only when they
  * span chunks, `takeSome(n)` streams a body out without copying.
+ *
+ * Chunks pushed may be views into a buffer the caller reuses (a ring-buffer batch); a parser calls `own()`
+ * before returning from push, which copies what is still queued from such chunks, once (an unfinished
+ * header block or frame: bounded by the parser's limits).
  */
 export class ByteQueue {
   private bufs: Buffer[] = [];
   private head = 0; // index of the first live chunk in bufs
   private off = 0; // offset into bufs[head]
+  private owned = 0; // bufs[i] for i < owned are our own copies
   length = 0;
 
   push(b: Buffer): void {
@@ -19,7 +24,22 @@ export class ByteQueue {
     this.bufs = [];
     this.head = 0;
     this.off = 0;
+    this.owned = 0;
     this.length = 0;
+  }
+
+  /** Copy the queued bytes of chunks we do not own yet (each byte is copied at most once). */
+  own(): void {
+    for (let i = Math.max(this.head, this.owned); i < this.bufs.length; i++) {
+      const b = this.bufs[i]!;
+      if (i === this.head && this.off > 0) {
+        this.bufs[i] = Buffer.from(b.subarray(this.off));
+        this.off = 0;
+      } else {
+        this.bufs[i] = Buffer.from(b);
+      }
+    }
+    this.owned = this.bufs.length;
   }
 
   /** Exactly n bytes (caller checked length >= n): a slice when one chunk covers them, else a copy. */
@@ -65,6 +85,17 @@ export class ByteQueue {
       this.advance(k, a);
       left -= k;
     }
+  }
+
+  /** The first chunk when it holds the next n bytes contiguously (read them at `headOffset`, then skip), else undefined. */
+  contiguous(n: number): Buffer | undefined {
+    const b = this.bufs[this.head];
+    return b !== undefined && b.length - this.off >= n ? b : undefined;
+  }
+
+  /** Offset of the next unread byte in the first chunk. */
+  get headOffset(): number {
+    return this.off;
   }
 
   /** Up to n bytes from the front without consuming them (slice if in one chunk, else a small copy). */
@@ -129,8 +160,10 @@ export class ByteQueue {
     if (this.head === this.bufs.length) {
       this.bufs.length = 0;
       this.head = 0;
+      this.owned = 0;
     } else if (this.head >= 16) {
       this.bufs = this.bufs.slice(this.head);
+      this.owned = Math.max(0, this.owned - this.head);
       this.head = 0;
     }
   }

@@ -17,8 +17,8 @@ import { WebSocketParser } from './websocket/parser.js';
 
 export type ConnEvent<T> =
   | { type: 'message'; dir: Direction; msg: L7Message; start: T; end: T }
-  /** show this chunk as raw bytes (its whole payload) */
-  | { type: 'raw'; dir: Direction; tag: T }
+  /** show these bytes raw: `data` is the chunk pushed with `tag` (the same Buffer, or a copy when it was held) */
+  | { type: 'raw'; dir: Direction; tag: T; data: Buffer }
   | { type: 'error'; dir: Direction; protocol: ConnProtocol; reason: string }
   | { type: 'detected'; protocol: ConnProtocol };
 
@@ -30,7 +30,20 @@ export interface ConnParserOptions<T> {
   counters?: ParserCounters;
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
 const other = (d: Direction): Direction => (d === 'write' ? 'read' : 'write');
+
+/** Messages of one direction into the connection's event list. */
+class DirSink<T> implements MessageSink<T> {
+  constructor(
+    private readonly events: { push(e: ConnEvent<T>): void },
+    private readonly dir: Direction,
+  ) {}
+  message(msg: L7Message, start: T, end: T): void {
+    this.events.push({ type: 'message', dir: this.dir, msg, start, end });
+  }
+}
 
 /** Bytes after HTTP CONNECT (or an unknown 101 upgrade): shown as raw messages, chunk by chunk. */
 class TunnelParser<T> implements DirParser<T> {
@@ -54,21 +67,19 @@ export class ConnParser<T> {
   private held: Array<{ dir: Direction; chunk: Buffer; tag: T }> = [];
   private heldBytes: Record<Direction, number> = { write: 0, read: 0 };
   private redetectLeft = 0;
-  private events: ConnEvent<T>[] = [];
+  private readonly events: ConnEvent<T>[] = [];
   private readonly sinks: Record<Direction, MessageSink<T>>;
 
   constructor(private readonly opts: ConnParserOptions<T>) {
     this.counters = opts.counters ?? newParserCounters();
-    const sink = (dir: Direction): MessageSink<T> => ({
-      message: (msg, start, end) => this.events.push({ type: 'message', dir, msg, start, end }),
-    });
-    this.sinks = { write: sink('write'), read: sink('read') };
+    this.sinks = { write: new DirSink(this.events, 'write'), read: new DirSink(this.events, 'read') };
   }
 
   /** Events produced since the last drain, in order. */
   drain(): ConnEvent<T>[] {
-    const e = this.events;
-    this.events = [];
+    if (this.events.length === 0) return NONE as unknown as ConnEvent<T>[];
+    const e = this.events.slice();
+    this.events.length = 0;
     return e;
   }
 
@@ -90,7 +101,7 @@ export class ConnParser<T> {
   push(dir: Direction, chunk: Buffer, tag: T): void {
     if (chunk.length === 0) return;
     if (this.mode === 'detect') {
-      this.held.push({ dir, chunk, tag });
+      this.held.push({ dir, chunk: Buffer.from(chunk), tag }); // held past this call: copy
       this.heldBytes[dir] += chunk.length;
       const max = this.opts.limits.maxDetectBytes;
       const d = detect(this.heldPrefix(dir, max), this.heldBytes[dir] >= max);
@@ -219,16 +230,16 @@ export class ConnParser<T> {
       if (d !== 'more' && (d.protocol === 'http1' || d.protocol === 'http2')) this.start(d, dir);
     }
     if (this.mode !== 'parse') {
-      this.events.push({ type: 'raw', dir, tag });
+      this.events.push({ type: 'raw', dir, tag, data: chunk });
       return;
     }
     const p = this.parsers[dir];
     if (!p) return;
-    this.guard(dir, () => p.push(chunk, tag), tag);
+    this.guard(dir, () => p.push(chunk, tag), { tag, data: chunk });
   }
 
   /** Run a parser call; on an error (reported or thrown) flush the other direction and go raw. */
-  private guard(dir: Direction, fn: () => void, rawTag: T | undefined): void {
+  private guard(dir: Direction, fn: () => void, raw: { tag: T; data: Buffer } | undefined): void {
     let reason: string | undefined;
     let errDir = dir;
     try {
@@ -263,6 +274,6 @@ export class ConnParser<T> {
     this.mode = 'raw';
     this.redetectLeft = this.opts.limits.redetectChunks;
     this.events.push({ type: 'error', dir: errDir, protocol: proto, reason });
-    if (rawTag !== undefined) this.events.push({ type: 'raw', dir, tag: rawTag });
+    if (raw !== undefined) this.events.push({ type: 'raw', dir, tag: raw.tag, data: raw.data });
   }
 }

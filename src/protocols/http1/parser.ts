@@ -73,6 +73,7 @@ export class Http1Parser<T> implements DirParser<T> {
     if (this.startTag === undefined) this.startTag = tag;
     this.q.push(chunk);
     this.run();
+    this.q.own();
   }
 
   /** Request side: the upgrade was refused, parse what follows as HTTP/1 again. */
@@ -224,6 +225,7 @@ export class Http1Parser<T> implements DirParser<T> {
     if (typeof cl === 'string') return this.fail(cl);
     if (cl === undefined) return untilClose ? ((this.st = St.BodyClose), true) : this.complete();
     if (cl === 0) return this.complete();
+    this.cur!.body.expect(cl);
     this.remaining = cl;
     this.st = St.BodyLen;
     return true;

@@ -1,4 +1,5 @@
-/** HTTP/2 frame constants and names (RFC 9113 §6, §7, §11). */
+/** HTTP/2 frame constants and names (RFC 9113 §6, §7, §11), and connection-level frame messages. */
+import type { Http2ControlMessage } from '../types.js';
 
 export const FRAME = {
   DATA: 0x0,
@@ -55,4 +56,51 @@ export function parseSettings(p: Buffer): Array<[string, number]> {
   const out: Array<[string, number]> = [];
   for (let i = 0; i + 6 <= p.length; i += 6) out.push([settingName(p.readUInt16BE(i)), p.readUInt32BE(i + 2)]);
   return out;
+}
+
+/**
+ * The message for a connection-level frame (RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, PRIORITY),
+ * undefined when `mode` does not show it, or an error string for a malformed frame.
+ */
+export function controlMessage(
+  type: number,
+  flags: number,
+  streamId: number,
+  p: Buffer,
+  mode: 'none' | 'important' | 'all',
+): Http2ControlMessage | undefined | string {
+  const len = p.length;
+  let extra: Partial<Http2ControlMessage> = {};
+  let important = false;
+  switch (type) {
+    case FRAME.RST_STREAM: {
+      if (len !== 4 || streamId === 0) return 'bad RST_STREAM';
+      const code = p.readUInt32BE(0);
+      extra = { errorCode: code, errorName: errorName(code) };
+      break;
+    }
+    case FRAME.SETTINGS: {
+      const ack = (flags & FLAG.ACK) !== 0;
+      important = !ack;
+      extra = ack ? { ack } : { settings: parseSettings(p) };
+      break;
+    }
+    case FRAME.GOAWAY: {
+      if (len < 8) return 'short GOAWAY';
+      const code = p.readUInt32BE(4);
+      important = true;
+      extra = { lastStreamId: p.readUInt32BE(0) & 0x7fffffff, errorCode: code, errorName: errorName(code), data: Buffer.from(p.subarray(8)) };
+      break;
+    }
+    case FRAME.PING:
+      extra = { ack: (flags & FLAG.ACK) !== 0, data: Buffer.from(p) };
+      break;
+    case FRAME.WINDOW_UPDATE:
+      if (len === 4) extra = { windowIncrement: p.readUInt32BE(0) & 0x7fffffff };
+      break;
+    default:
+      break;
+  }
+  if (mode === 'none' || (mode === 'important' && !important)) return undefined;
+  return { protocol: 'http2', kind: 'control', frameType: frameName(type), type, flags, streamId, length: len, ...extra };
 }

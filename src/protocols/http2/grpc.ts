@@ -7,11 +7,6 @@
 import { decodeContent } from '../content-decode.js';
 import type { GrpcInfo, GrpcMessage, HeaderList } from '../types.js';
 
-export function isGrpc(headers: HeaderList): boolean {
-  for (const [k, v] of headers) if (k === 'content-type') return v.startsWith('application/grpc');
-  return false;
-}
-
 function field(h: HeaderList | undefined, name: string): string | undefined {
   if (h === undefined) return undefined;
   for (const [k, v] of h) if (k === name) return v;

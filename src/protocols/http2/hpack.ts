@@ -7,9 +7,12 @@
  * the field left out (with a note) instead of failing the block; later indices stay aligned because literal
  * insertions with an unknown name still take a table slot. A malformed block (bad integer, truncated string,
  * invalid Huffman) is an error: the table may have lost sync, so the caller stops trusting the connection.
+ *
+ * Header tuples of the static and dynamic tables are frozen and shared by every list that references them
+ * (most fields of a steady connection are indexed), which keeps allocation per header block low.
  */
 import type { HeaderList } from '../types.js';
-import { huffmanDecode } from './huffman.js';
+import { huffmanDecode, latin1 } from './huffman.js';
 import { STATIC_COUNT, STATIC_TABLE } from './static-table.js';
 
 export interface HpackResult {
@@ -20,16 +23,25 @@ export interface HpackResult {
   truncated?: boolean;
 }
 
-const UNKNOWN = null;
+const OK: HpackResult = Object.freeze({});
+
+type Tuple = [string, string];
+const STATIC: Tuple[] = STATIC_TABLE.map((e) => Object.freeze([e[0], e[1]]) as Tuple);
 
 export class HpackDecoder {
-  /** dynamic entries, oldest at `start`, newest at the end; name UNKNOWN when it came from an unknown index */
-  private names: Array<string | null> = [];
-  private values: string[] = [];
+  /** dynamic entries, oldest at `start`, newest at the end; null when the name came from an unknown index */
+  private ents: Array<Tuple | null> = [];
+  private sizes: number[] = [];
   private start = 0;
   private size = 0;
   /** current maximum set by the encoder (dynamic table size update); starts at the protocol default */
-  maxSize = 4096;
+  maxSize: number;
+  // per-call state of decode() (kept on the instance: no closures or result objects on the hot path)
+  private pos = 0;
+  private text = '';
+  private listBytes = 0;
+  private unknown: number[] | undefined;
+  private truncated = false;
 
   constructor(
     private readonly hardMax = 65536,
@@ -39,145 +51,155 @@ export class HpackDecoder {
   }
 
   get entryCount(): number {
-    return this.names.length - this.start;
+    return this.ents.length - this.start;
   }
 
   get tableBytes(): number {
     return this.size;
   }
 
-  /** Decode one whole header block into `out`. */
-  decode(b: Buffer, out: HeaderList, maxBytes: number, maxCount: number): HpackResult {
-    const res: HpackResult = {};
-    let pos = 0;
-    let listBytes = 0;
-    const end = b.length;
-    const add = (name: string, value: string): void => {
-      listBytes += name.length + value.length + 32;
-      if (listBytes > maxBytes || out.length >= maxCount) res.truncated = true;
-      else out.push([name, value]);
-    };
-    const unknown = (idx: number): void => {
-      (res.unknownRefs ??= []).push(idx);
-    };
-    while (pos < end) {
-      const c = b[pos]!;
-      let prefix: number;
-      let kind: 'indexed' | 'incr' | 'size' | 'literal';
-      if (c & 0x80) (kind = 'indexed'), (prefix = 7);
-      else if (c & 0x40) (kind = 'incr'), (prefix = 6);
-      else if (c & 0x20) (kind = 'size'), (prefix = 5);
-      else (kind = 'literal'), (prefix = 4);
-      // integer with an N-bit prefix (RFC 7541 §5.1)
-      const mask = (1 << prefix) - 1;
-      let idx = c & mask;
-      pos++;
-      if (idx === mask) {
-        let shift = 0;
-        for (;;) {
-          if (pos >= end) return { ...res, error: 'hpack: truncated integer' };
-          const x = b[pos++]!;
-          idx += (x & 0x7f) * 2 ** shift;
-          shift += 7;
-          if ((x & 0x80) === 0) break;
-          if (shift > 28) return { ...res, error: 'hpack: integer too large' };
+  /** Decode the whole header block b[from, to) into `out`. */
+  decode(b: Buffer, out: HeaderList, maxBytes: number, maxCount: number, from = 0, to = b.length): HpackResult {
+    this.pos = from;
+    this.listBytes = 0;
+    this.unknown = undefined;
+    this.truncated = false;
+    const err = this.run(b, to, out, maxBytes, maxCount);
+    if (err === undefined && this.unknown === undefined && !this.truncated) return OK;
+    const r: HpackResult = {};
+    if (err !== undefined) r.error = err;
+    if (this.unknown) r.unknownRefs = this.unknown;
+    if (this.truncated) r.truncated = true;
+    return r;
+  }
+
+  private add(out: HeaderList, t: Tuple, maxBytes: number, maxCount: number): void {
+    this.listBytes += t[0].length + t[1].length + 32;
+    if (this.listBytes > maxBytes || out.length >= maxCount) this.truncated = true;
+    else out.push(t);
+  }
+
+  /** Continuation bytes of an integer whose prefix was `v` (RFC 7541 §5.1), from this.pos; -1 on error. */
+  private intTail(b: Buffer, end: number, v: number): number {
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= end || shift > 28) return -1;
+      const x = b[this.pos++]!;
+      v += (x & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((x & 0x80) === 0) return v;
+    }
+  }
+
+  private run(b: Buffer, end: number, out: HeaderList, maxBytes: number, maxCount: number): string | undefined {
+    const maxIndex = STATIC_COUNT + this.hardMax / 32;
+    while (this.pos < end) {
+      const c = b[this.pos++]!;
+      if (c & 0x80) {
+        // indexed field
+        let idx = c & 0x7f;
+        if (idx === 0x7f) idx = this.intTail(b, end, idx);
+        if (idx <= 0 || idx > maxIndex) return idx === 0 ? 'hpack: index 0' : `hpack: bad index ${idx}`;
+        if (idx <= STATIC_COUNT) {
+          this.add(out, STATIC[idx]!, maxBytes, maxCount);
+        } else {
+          const d = this.ents.length - (idx - STATIC_COUNT);
+          const e = d >= this.start ? this.ents[d] : null;
+          if (e === null || e === undefined) (this.unknown ??= []).push(idx);
+          else this.add(out, e, maxBytes, maxCount);
         }
+        continue;
       }
-      if (kind === 'size') {
-        if (idx > this.hardMax) return { ...res, error: `hpack: table size ${idx} over limit ${this.hardMax}` };
-        this.maxSize = idx;
+      if ((c & 0xe0) === 0x20) {
+        // dynamic table size update
+        let v = c & 0x1f;
+        if (v === 0x1f) v = this.intTail(b, end, v);
+        if (v < 0) return 'hpack: truncated integer';
+        if (v > this.hardMax) return `hpack: table size ${v} over limit ${this.hardMax}`;
+        this.maxSize = v;
         this.evict(0);
         continue;
       }
-      if (idx > STATIC_COUNT + this.hardMax / 32) return { ...res, error: `hpack: index ${idx} out of range` };
-      if (kind === 'indexed') {
-        if (idx === 0) return { ...res, error: 'hpack: index 0' };
-        if (idx <= STATIC_COUNT) {
-          const e = STATIC_TABLE[idx]!;
-          add(e[0], e[1]);
-        } else {
-          const d = this.names.length - (idx - STATIC_COUNT);
-          const name = d >= this.start ? this.names[d] : UNKNOWN;
-          if (name === UNKNOWN || name === undefined) unknown(idx);
-          else add(name, this.values[d]!);
-        }
-        continue;
-      }
-      // literal: name by index (idx > 0) or as a string, then the value string
+      // literal: with incremental indexing (01), without (0000) or never indexed (0001)
+      const incr = (c & 0x40) !== 0;
+      const mask = incr ? 0x3f : 0x0f;
+      let idx = c & mask;
+      if (idx === mask) idx = this.intTail(b, end, idx);
+      if (idx < 0 || idx > maxIndex) return idx < 0 ? 'hpack: truncated integer' : `hpack: bad index ${idx}`;
       let name: string | null;
       if (idx === 0) {
-        const s = this.readString(b, pos, end);
-        if (typeof s === 'string') return { ...res, error: s };
-        name = s.text;
-        pos = s.next;
+        const e = this.str(b, end);
+        if (e) return e;
+        name = this.text;
       } else if (idx <= STATIC_COUNT) {
-        name = STATIC_TABLE[idx]![0];
+        name = STATIC[idx]![0];
       } else {
-        const d = this.names.length - (idx - STATIC_COUNT);
-        name = d >= this.start ? (this.names[d] ?? UNKNOWN) : UNKNOWN;
-        if (name === UNKNOWN) unknown(idx);
+        const d = this.ents.length - (idx - STATIC_COUNT);
+        name = d >= this.start ? (this.ents[d]?.[0] ?? null) : null;
+        if (name === null) (this.unknown ??= []).push(idx);
       }
-      const v = this.readString(b, pos, end);
-      if (typeof v === 'string') return { ...res, error: v };
-      pos = v.next;
-      if (name !== UNKNOWN) add(name, v.text);
-      if (kind === 'incr') this.insert(name, v.text);
+      const e = this.str(b, end);
+      if (e) return e;
+      const value = this.text;
+      if (incr) {
+        const t = name === null ? null : (Object.freeze([name, value]) as Tuple);
+        if (t !== null) this.add(out, t, maxBytes, maxCount);
+        this.insert(t, value.length + (name === null ? 0 : name.length));
+      } else if (name !== null) {
+        this.add(out, [name, value], maxBytes, maxCount);
+      }
     }
-    return res;
+    return undefined;
   }
 
-  private readString(b: Buffer, pos: number, end: number): { text: string; next: number } | string {
-    if (pos >= end) return 'hpack: truncated string';
-    const c = b[pos++]!;
-    const huff = (c & 0x80) !== 0;
+  /** A string literal (RFC 7541 §5.2) into this.text; returns an error or undefined. */
+  private str(b: Buffer, end: number): string | undefined {
+    if (this.pos >= end) return 'hpack: truncated string';
+    const c = b[this.pos++]!;
     let len = c & 0x7f;
-    if (len === 0x7f) {
-      let shift = 0;
-      for (;;) {
-        if (pos >= end) return 'hpack: truncated string length';
-        const x = b[pos++]!;
-        len += (x & 0x7f) * 2 ** shift;
-        shift += 7;
-        if ((x & 0x80) === 0) break;
-        if (shift > 28) return 'hpack: string length too large';
-      }
+    if (len === 0x7f) len = this.intTail(b, end, len);
+    if (len < 0) return 'hpack: truncated string length';
+    const s = this.pos;
+    if (s + len > end) return 'hpack: truncated string';
+    this.pos = s + len;
+    if (c & 0x80) {
+      const t = huffmanDecode(b, s, s + len);
+      if (t === undefined) return 'hpack: invalid Huffman code';
+      this.text = t;
+    } else {
+      this.text = latin1(b, s, s + len);
     }
-    if (pos + len > end) return 'hpack: truncated string';
-    const text = huff ? huffmanDecode(b, pos, pos + len) : b.toString('latin1', pos, pos + len);
-    if (text === undefined) return 'hpack: invalid Huffman code';
-    return { text, next: pos + len };
+    return undefined;
   }
 
-  private insert(name: string | null, value: string): void {
-    const sz = (name === null ? 0 : name.length) + value.length + 32;
+  private insert(t: Tuple | null, octets: number): void {
+    const sz = octets + 32;
     if (sz > this.maxSize) {
       // RFC 7541 §4.4: an entry larger than the table empties it and is not added
       this.evict(this.maxSize + 1);
       return;
     }
     this.evict(sz);
-    this.names.push(name);
-    this.values.push(value);
+    this.ents.push(t);
+    this.sizes.push(sz);
     this.size += sz;
   }
 
   /** Evict oldest entries until `room` more bytes fit. */
   private evict(room: number): void {
-    while (this.size + room > this.maxSize && this.start < this.names.length) {
-      const n = this.names[this.start];
-      this.size -= (n === null || n === undefined ? 0 : n.length) + this.values[this.start]!.length + 32;
-      this.names[this.start] = null;
-      this.values[this.start] = '';
+    while (this.size + room > this.maxSize && this.start < this.ents.length) {
+      this.size -= this.sizes[this.start]!;
+      this.ents[this.start] = null;
       this.start++;
     }
-    if (this.start === this.names.length) {
-      this.names = [];
-      this.values = [];
+    if (this.start === this.ents.length) {
+      this.ents = [];
+      this.sizes = [];
       this.start = 0;
       this.size = 0;
-    } else if (this.start > 64 && this.start * 2 > this.names.length) {
-      this.names = this.names.slice(this.start);
-      this.values = this.values.slice(this.start);
+    } else if (this.start > 64 && this.start * 2 > this.ents.length) {
+      this.ents = this.ents.slice(this.start);
+      this.sizes = this.sizes.slice(this.start);
       this.start = 0;
     }
   }

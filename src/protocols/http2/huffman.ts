@@ -4,10 +4,11 @@
  * connection and direction (which is the whole point: eCapture issue #744), so the HPACK layer is ours.
  *
  * The Appendix B code is canonical (codes ordered by length, then symbol), so the table is stored as its
- * 257 code lengths and the codes are rebuilt at load. Decoding runs a nibble automaton built from the code
- * tree: each state is an internal tree node, each 4-bit input moves to the next node and emits at most one
- * symbol (the shortest code is 5 bits). A string is valid when it ends on the root or inside a run of fewer
- * than 8 one-bits (EOS prefix padding), and never contains EOS itself.
+ * 257 code lengths and the codes are rebuilt at load. Decoding runs a byte automaton built from the code
+ * tree (256 states × 256 inputs, 256 KiB, built in a few ms at load): each state is an internal tree node,
+ * each input byte moves to the next node and emits at most two symbols (the shortest code is 5 bits). A
+ * string is valid when it ends on the root or inside a run of fewer than 8 one-bits (EOS prefix padding),
+ * and never contains EOS itself.
  */
 
 /** Code length in bits of symbols 0..256 (256 = EOS), RFC 7541 Appendix B. */
@@ -39,11 +40,12 @@ export function huffmanCodes(): Array<[number, number]> {
   return out;
 }
 
-const F_EMIT = 0x100;
-const F_FAIL = 0x200;
+// Byte automaton entry: next state (bits 0-7) | first symbol (8-15) | second symbol (16-23) |
+// symbols emitted (24-25) | failure (26). At most two symbols end in one byte (codes are >= 5 bits).
+const F_FAIL = 1 << 26;
 
 interface Tables {
-  /** per (state, nibble): next state | F_EMIT | F_FAIL | symbol << 16 */
+  /** per (state, input byte) */
   fsa: Int32Array;
   /** per state: may the string end here */
   accept: Uint8Array;
@@ -76,34 +78,45 @@ function build(): Tables {
       }
     }
   });
-  const fsa = new Int32Array(nodes * 16);
+  const fsa = new Int32Array(nodes * 256);
   const accept = new Uint8Array(nodes);
   for (let s = 0; s < nodes; s++) {
     accept[s] = s === 0 || (ones[s]! && depth[s]! < 8) ? 1 : 0;
-    for (let nib = 0; nib < 16; nib++) {
+    for (let byte = 0; byte < 256; byte++) {
       let n = s;
-      let entry = 0;
-      for (let b = 3; b >= 0; b--) {
-        const next = (nib >> b) & 1 ? right[n]! : left[n]!;
+      let count = 0;
+      let syms = 0;
+      let fail = 0;
+      for (let b = 7; b >= 0; b--) {
+        const next = (byte >> b) & 1 ? right[n]! : left[n]!;
         if (next < 0) {
           const sym = -1 - next;
           if (sym === EOS) {
-            entry |= F_FAIL;
+            fail = F_FAIL;
             break;
           }
-          entry |= F_EMIT | (sym << 16);
+          syms |= sym << (8 * count + 8);
+          count++;
           n = 0;
         } else {
           n = next;
         }
       }
-      fsa[s * 16 + nib] = entry | n;
+      fsa[s * 256 + byte] = fail | (count << 24) | syms | n;
     }
   }
   return { fsa, accept };
 }
 
 const T = build();
+
+type Latin1 = { latin1Slice(start: number, end: number): string };
+const fastLatin1 = typeof (Buffer.prototype as unknown as Partial<Latin1>).latin1Slice === 'function';
+
+/** b[s, e) as latin1 text: Buffer's internal latin1Slice when present (skips toString's argument handling). */
+export function latin1(b: Buffer, s: number, e: number): string {
+  return fastLatin1 ? (b as unknown as Latin1).latin1Slice(s, e) : b.toString('latin1', s, e);
+}
 let scratch = Buffer.allocUnsafe(4096);
 
 /** Decode a Huffman-coded string to latin1 text (one char per octet); undefined if the coding is invalid. */
@@ -115,16 +128,15 @@ export function huffmanDecode(src: Buffer, start: number, end: number): string |
   let state = 0;
   let o = 0;
   for (let i = start; i < end; i++) {
-    const byte = src[i]!;
-    let e = fsa[(state << 4) | (byte >> 4)]!;
+    const e = fsa[(state << 8) | src[i]!]!;
     if (e & F_FAIL) return undefined;
-    if (e & F_EMIT) out[o++] = e >>> 16;
-    state = e & 0xff;
-    e = fsa[(state << 4) | (byte & 0x0f)]!;
-    if (e & F_FAIL) return undefined;
-    if (e & F_EMIT) out[o++] = e >>> 16;
+    const n = (e >>> 24) & 3;
+    if (n !== 0) {
+      out[o++] = (e >>> 8) & 0xff;
+      if (n === 2) out[o++] = (e >>> 16) & 0xff;
+    }
     state = e & 0xff;
   }
   if (!T.accept[state]) return undefined;
-  return out.toString('latin1', 0, o);
+  return latin1(out, 0, o);
 }

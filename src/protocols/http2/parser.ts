@@ -2,18 +2,19 @@
  * HTTP/2 parser for one direction: optional client preface, then frames (RFC 9113 §4.1) as an incremental
  * state machine. Header blocks (HEADERS / PUSH_PROMISE + CONTINUATION) are buffered whole, within
  * maxHeaderBytes, and decoded by this direction's HpackDecoder, which lives as long as the connection.
- * DATA is streamed into the stream's body without buffering the frame. Both directions are symmetric: a
- * stream half is a request or a response according to its pseudo-headers.
+ * DATA is streamed into the stream's body without buffering the frame. Frame headers and payloads are read
+ * in place when one chunk holds them. Both directions are symmetric: a stream half is a request or a
+ * response according to its pseudo-headers.
  */
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector } from '../body.js';
 import { H2_PREFACE } from '../detect.js';
 import type { Limits, MemBudget } from '../limits.js';
 import type { DirParser, ParserCounters } from '../parser.js';
-import type { Http2ControlMessage, HttpMessage, IncompleteReason, L7Message } from '../types.js';
-import { FLAG, FRAME, errorName, frameName, parseSettings } from './frames.js';
+import type { HeaderList, HttpMessage, IncompleteReason, L7Message } from '../types.js';
+import { controlMessage, FLAG, FRAME, frameName } from './frames.js';
 import { HpackDecoder } from './hpack.js';
-import { addNote, buildMessage, pseudo, type StreamHalf } from './streams.js';
+import { addNote, buildMessage, headerFacts, type StreamHalf } from './streams.js';
 
 const enum St { Start, Header, Payload, DataPad, Data, Skip, Dead }
 
@@ -70,6 +71,7 @@ export class Http2Parser<T> implements DirParser<T> {
     if (this.pendingStart === undefined) this.pendingStart = tag;
     this.q.push(chunk);
     while (this.step());
+    this.q.own();
     if (this.q.length === 0) this.pendingStart = undefined;
   }
 
@@ -81,7 +83,7 @@ export class Http2Parser<T> implements DirParser<T> {
     if (this.st === St.Dead) return;
     this.curTag = tag;
     if (this.st === St.Data && this.data && n <= this.remaining && this.q.length === 0) {
-      this.data.body.addLost(n);
+      this.bodyOf(this.data).addLost(n);
       this.remaining -= n;
       if (this.remaining === 0) this.afterData();
       return;
@@ -106,7 +108,7 @@ export class Http2Parser<T> implements DirParser<T> {
   private fail(reason: string): boolean {
     this.error = `http2: ${reason}`;
     this.hooks.counters.parseErrors++;
-    for (const h of this.streams.values()) h.body.discard();
+    for (const h of this.streams.values()) h.body?.discard();
     this.streams.clear();
     this.cont = undefined;
     this.q.clear();
@@ -118,48 +120,43 @@ export class Http2Parser<T> implements DirParser<T> {
     for (const h of [...this.streams.values()]) this.finish(h, reason, undefined);
   }
 
+  private bodyOf(h: StreamHalf<T>): BodyCollector {
+    if (h.body === undefined) {
+      h.body = new BodyCollector(this.hooks.limits.maxBodyBytes, this.hooks.budget);
+      if (h.expect > 0) h.body.expect(h.expect);
+    }
+    return h.body;
+  }
+
   private step(): boolean {
     const q = this.q;
     switch (this.st) {
-      case St.Start: {
-        const n = Math.min(q.length, H2_PREFACE.length);
-        if (n === 0) return false;
-        if (q.peek(n).compare(H2_PREFACE, 0, n) !== 0) return (this.st = St.Header), true;
-        if (n < H2_PREFACE.length) return false;
-        q.skip(n);
-        this.role = 'client';
-        this.st = St.Header;
-        return true;
-      }
       case St.Header: {
         if (q.length < 9) return false;
         this.frameStart = this.pendingStart ?? this.curTag;
-        const h = q.consume(9);
-        this.len = (h[0]! << 16) | (h[1]! << 8) | h[2]!;
-        this.type = h[3]!;
-        this.flags = h[4]!;
-        this.sid = h.readUInt32BE(5) & 0x7fffffff;
+        let b = q.contiguous(9);
+        let o = q.headOffset;
+        if (b) q.skip(9);
+        else (b = q.consume(9)), (o = 0);
+        this.len = (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!;
+        this.type = b[o + 3]!;
+        this.flags = b[o + 4]!;
+        this.sid = (((b[o + 5]! & 0x7f) << 24) | (b[o + 6]! << 16) | (b[o + 7]! << 8) | b[o + 8]!) >>> 0;
         return this.onHeader();
       }
       case St.Payload: {
-        if (q.length < this.len) return false;
-        const p = q.consume(this.len);
+        const len = this.len;
+        if (q.length < len) return false;
+        let b = q.contiguous(len);
+        let o = q.headOffset;
+        if (b) q.skip(len);
+        else (b = q.consume(len)), (o = 0);
         this.st = St.Header;
         this.setNextStart();
-        return this.onPayload(p);
-      }
-      case St.DataPad: {
-        if (q.length < 1) return false;
-        const pad = q.consume(1)[0]!;
-        if (pad > this.len - 1) return this.fail('DATA padding longer than the frame');
-        this.remaining = this.len - 1 - pad;
-        this.padLeft = pad;
-        this.st = St.Data;
-        if (this.remaining === 0) this.afterData();
-        return true;
+        return this.onPayload(b, o);
       }
       case St.Data: {
-        const body = this.data!.body;
+        const body = this.bodyOf(this.data!);
         while (this.remaining > 0 && q.length > 0) {
           const b = q.takeSome(this.remaining);
           this.remaining -= b.length;
@@ -177,6 +174,27 @@ export class Http2Parser<T> implements DirParser<T> {
         if (this.data) this.endData();
         else this.st = St.Header;
         this.setNextStart();
+        return true;
+      }
+      case St.DataPad: {
+        if (q.length < 1) return false;
+        const pad = q.byteAt(0);
+        q.skip(1);
+        if (pad > this.len - 1) return this.fail('DATA padding longer than the frame');
+        this.remaining = this.len - 1 - pad;
+        this.padLeft = pad;
+        this.st = St.Data;
+        if (this.remaining === 0) this.afterData();
+        return true;
+      }
+      case St.Start: {
+        const n = Math.min(q.length, H2_PREFACE.length);
+        if (n === 0) return false;
+        if (q.peek(n).compare(H2_PREFACE, 0, n) !== 0) return (this.st = St.Header), true;
+        if (n < H2_PREFACE.length) return false;
+        q.skip(n);
+        this.role = 'client';
+        this.st = St.Header;
         return true;
       }
       default:
@@ -205,8 +223,7 @@ export class Http2Parser<T> implements DirParser<T> {
       }
       return true;
     }
-    const headerish = type === FRAME.HEADERS || type === FRAME.PUSH_PROMISE || type === FRAME.CONTINUATION;
-    if (headerish) {
+    if (type === FRAME.HEADERS || type === FRAME.PUSH_PROMISE || type === FRAME.CONTINUATION) {
       const max = this.hooks.limits.maxHeaderBytes;
       if (len + (this.cont?.size ?? 0) > max) return this.fail(`header block larger than ${max} bytes`);
       if (type === FRAME.CONTINUATION && !this.cont) return this.fail('CONTINUATION without HEADERS');
@@ -239,13 +256,7 @@ export class Http2Parser<T> implements DirParser<T> {
   }
 
   private makeHalf(sid: number, start: T, kind: 'request' | 'response' | undefined): StreamHalf<T> {
-    return {
-      id: sid,
-      kind: kind ?? (this.role === 'client' ? 'request' : 'response'),
-      headers: undefined,
-      body: new BodyCollector(this.hooks.limits.maxBodyBytes, this.hooks.budget),
-      start,
-    };
+    return { id: sid, kind: kind ?? (this.role === 'client' ? 'request' : 'response'), headers: undefined, body: undefined, expect: 0, start };
   }
 
   private open(sid: number, start: T, kind: 'request' | 'response' | undefined): StreamHalf<T> {
@@ -258,138 +269,112 @@ export class Http2Parser<T> implements DirParser<T> {
     return h;
   }
 
-  /** Emit a half that was never in the table (informational response, pushed request). */
-  private emitLone(h: StreamHalf<T>, pushed: boolean): void {
-    const msg = buildMessage(h, this.hooks.limits, undefined, undefined);
-    if (pushed) msg.pushed = true;
-    this.hooks.counters.messages++;
-    this.hooks.stream(msg, h.start, this.curTag);
-  }
-
   private finish(h: StreamHalf<T>, incomplete: IncompleteReason | undefined, code: number | undefined): void {
     this.streams.delete(h.id);
-    if (incomplete) this.hooks.counters.incomplete++;
+    this.emit(h, incomplete, code, false);
+  }
+
+  private emit(h: StreamHalf<T>, incomplete: IncompleteReason | undefined, code: number | undefined, pushed: boolean): void {
+    const c = this.hooks.counters;
+    if (incomplete) c.incomplete++;
     const msg = buildMessage(h, this.hooks.limits, incomplete, code);
-    this.hooks.counters.messages++;
-    this.hooks.counters.truncatedBytes += msg.bodyTruncated ?? 0;
+    if (pushed) msg.pushed = true;
+    c.messages++;
+    if (msg.bodyTruncated) c.truncatedBytes += msg.bodyTruncated;
     this.hooks.stream(msg, h.start, this.curTag);
   }
 
-  private control(extra: Partial<Http2ControlMessage>, important: boolean): void {
-    const mode = this.hooks.limits.h2Control;
-    if (mode === 'none' || (mode === 'important' && !important)) return;
-    const msg: Http2ControlMessage = {
-      protocol: 'http2', kind: 'control', frameType: frameName(this.type), type: this.type, flags: this.flags,
-      streamId: this.sid, length: this.len, ...extra,
-    };
-    this.hooks.counters.messages++;
-    this.hooks.control(msg, this.frameStart, this.curTag);
-  }
-
-  private onPayload(p: Buffer): boolean {
+  private onPayload(b: Buffer, o: number): boolean {
     const { type, flags, sid, len } = this;
-    switch (type) {
-      case FRAME.HEADERS:
-      case FRAME.PUSH_PROMISE: {
-        if (sid === 0) return this.fail(`${frameName(type)} on stream 0`);
-        let off = 0;
-        let pad = 0;
-        if (flags & FLAG.PADDED) (pad = p[0] ?? 0), (off = 1);
-        let promised: number | undefined;
-        if (type === FRAME.HEADERS && flags & FLAG.PRIORITY) off += 5;
-        if (type === FRAME.PUSH_PROMISE) {
-          if (len < off + 4) return this.fail('short PUSH_PROMISE');
-          promised = p.readUInt32BE(off) & 0x7fffffff;
-          off += 4;
-        }
-        if (off + pad > len) return this.fail(`${frameName(type)} padding longer than the frame`);
-        const frag = p.subarray(off, len - pad);
-        const endStream = type === FRAME.HEADERS && (flags & FLAG.END_STREAM) !== 0;
-        if (flags & FLAG.END_HEADERS) return this.block(sid, promised, endStream, frag, this.frameStart);
-        this.cont = { sid, promised, endStream, parts: [frag], size: frag.length, start: this.frameStart };
-        return true;
+    if (type === FRAME.HEADERS || type === FRAME.PUSH_PROMISE) {
+      if (sid === 0) return this.fail(`${frameName(type)} on stream 0`);
+      let off = o;
+      let pad = 0;
+      if (flags & FLAG.PADDED) (pad = len > 0 ? b[o]! : 0), (off += 1);
+      let promised: number | undefined;
+      if (type === FRAME.HEADERS && flags & FLAG.PRIORITY) off += 5;
+      if (type === FRAME.PUSH_PROMISE) {
+        if (len < off - o + 4) return this.fail('short PUSH_PROMISE');
+        promised = b.readUInt32BE(off) & 0x7fffffff;
+        off += 4;
       }
-      case FRAME.CONTINUATION: {
-        const c = this.cont!;
-        c.parts.push(p);
-        c.size += p.length;
-        if (!(flags & FLAG.END_HEADERS)) return true;
-        this.cont = undefined;
-        return this.block(c.sid, c.promised, c.endStream, Buffer.concat(c.parts, c.size), c.start);
-      }
-      case FRAME.RST_STREAM: {
-        if (len !== 4 || sid === 0) return this.fail('bad RST_STREAM');
-        const code = p.readUInt32BE(0);
-        this.control({ errorCode: code, errorName: errorName(code) }, false);
-        this.hooks.reset(sid, code, this.curTag);
-        return true;
-      }
-      case FRAME.SETTINGS: {
-        const ack = (flags & FLAG.ACK) !== 0;
-        this.control(ack ? { ack } : { settings: parseSettings(p) }, !ack);
-        return true;
-      }
-      case FRAME.GOAWAY: {
-        if (len < 8) return this.fail('short GOAWAY');
-        const code = p.readUInt32BE(4);
-        this.control({ lastStreamId: p.readUInt32BE(0) & 0x7fffffff, errorCode: code, errorName: errorName(code), data: Buffer.from(p.subarray(8)) }, true);
-        return true;
-      }
-      case FRAME.PING:
-        this.control({ ack: (flags & FLAG.ACK) !== 0, data: Buffer.from(p) }, false);
-        return true;
-      case FRAME.WINDOW_UPDATE:
-        if (len === 4) this.control({ windowIncrement: p.readUInt32BE(0) & 0x7fffffff }, false);
-        return true;
-      default: // PRIORITY
-        this.control({}, false);
-        return true;
+      const end = o + len - pad;
+      if (off > end) return this.fail(`${frameName(type)} padding longer than the frame`);
+      const endStream = type === FRAME.HEADERS && (flags & FLAG.END_STREAM) !== 0;
+      if (flags & FLAG.END_HEADERS) return this.block(sid, promised, endStream, b, off, end, this.frameStart);
+      this.cont = { sid, promised, endStream, parts: [Buffer.from(b.subarray(off, end))], size: end - off, start: this.frameStart };
+      return true;
     }
+    if (type === FRAME.CONTINUATION) {
+      const c = this.cont!;
+      c.parts.push(Buffer.from(b.subarray(o, o + len)));
+      c.size += len;
+      if (!(flags & FLAG.END_HEADERS)) return true;
+      this.cont = undefined;
+      const blk = Buffer.concat(c.parts, c.size);
+      return this.block(c.sid, c.promised, c.endStream, blk, 0, blk.length, c.start);
+    }
+    const p = b.subarray(o, o + len);
+    const ctl = controlMessage(type, flags, sid, p, this.hooks.limits.h2Control);
+    if (typeof ctl === 'string') return this.fail(ctl);
+    if (ctl) {
+      this.hooks.counters.messages++;
+      this.hooks.control(ctl, this.frameStart, this.curTag);
+    }
+    if (type === FRAME.RST_STREAM) this.hooks.reset(sid, p.readUInt32BE(0), this.curTag);
+    return true;
   }
 
-  /** A complete header block for stream `sid` (or the request promised on it). */
-  private block(sid: number, promised: number | undefined, endStream: boolean, blk: Buffer, start: T): boolean {
-    const list: HttpMessage['headers'] = [];
+  /** A complete header block b[from, to) for stream `sid` (or the request promised on it). */
+  private block(sid: number, promised: number | undefined, endStream: boolean, b: Buffer, from: number, to: number, start: T): boolean {
+    const list: HeaderList = [];
     const lim = this.hooks.limits;
-    const r = this.hpack.decode(blk, list, lim.maxHeaderBytes, lim.maxHeaderCount);
+    const r = this.hpack.decode(b, list, lim.maxHeaderBytes, lim.maxHeaderCount, from, to);
     if (r.error) return this.fail(r.error);
-    const notes: string[] = [];
+    let notes: string[] | undefined;
     if (r.unknownRefs) {
       this.hooks.counters.hpackUnknownRefs += r.unknownRefs.length;
-      notes.push(`hpack: ${r.unknownRefs.length} field(s) refer to table entries from before the capture (index ${r.unknownRefs.join(', ')}); left out`);
+      notes = [`hpack: ${r.unknownRefs.length} field(s) refer to table entries from before the capture (index ${r.unknownRefs.join(', ')}); left out`];
     }
-    if (r.truncated) notes.push(`header list over ${lim.maxHeaderBytes} bytes or ${lim.maxHeaderCount} fields; rest left out`);
-    const status = pseudo(list, ':status');
-    const method = pseudo(list, ':method');
+    if (r.truncated) (notes ??= []).push(`header list over ${lim.maxHeaderBytes} bytes or ${lim.maxHeaderCount} fields; rest left out`);
+    const f = headerFacts(list);
     if (promised !== undefined) {
-      const pushedReq = this.makeHalf(promised, start, 'request');
-      pushedReq.headers = list;
-      if (notes.length) pushedReq.notes = notes;
-      this.hooks.requestHead(promised, method, pseudo(list, ':path'));
-      this.emitLone(pushedReq, true);
+      const req = this.makeHalf(promised, start, 'request');
+      req.headers = list;
+      req.facts = f;
+      if (notes) req.notes = notes;
+      this.hooks.requestHead(promised, f.method, f.path);
+      this.emit(req, undefined, undefined, true);
       return true;
     }
-    if (method !== undefined) this.role ??= 'client';
-    if (status !== undefined) this.role ??= 'server';
+    if (f.method !== undefined) this.role ??= 'client';
+    if (f.status !== undefined) this.role ??= 'server';
     let h = this.streams.get(sid);
-    if (h !== undefined && (h.headers !== undefined || h.body.size > 0)) {
-      h.trailers = list;
-      for (const n of notes) addNote(h, n);
-    } else if (status !== undefined && status.length === 3 && status[0] === '1') {
-      const info = this.makeHalf(sid, start, 'response'); // informational: a message of its own
+    if (h !== undefined && (h.headers !== undefined || h.body !== undefined)) {
+      h.trailers = list; // a second header block: trailers
+      if (notes) for (const n of notes) addNote(h, n);
+    } else if (f.status !== undefined && f.status.length === 3 && f.status.charCodeAt(0) === 0x31) {
+      const info = this.makeHalf(sid, start, 'response'); // informational (1xx): a message of its own
       info.headers = list;
-      if (notes.length) info.notes = notes;
-      this.emitLone(info, false);
+      info.facts = f;
+      if (notes) info.notes = notes;
+      this.emit(info, undefined, undefined, false);
       return true;
     } else {
-      h ??= this.open(sid, start, method !== undefined ? 'request' : status !== undefined ? 'response' : undefined);
-      if (method !== undefined) h.kind = 'request';
-      else if (status !== undefined) h.kind = 'response';
+      const kind = f.method !== undefined ? 'request' : f.status !== undefined ? 'response' : undefined;
+      if (h === undefined) h = endStream ? this.makeHalf(sid, start, kind) : this.open(sid, start, kind);
+      else if (kind) h.kind = kind;
       h.headers = list;
+      h.facts = f;
       h.start = start;
-      if (notes.length) h.notes = notes;
-      if (h.kind === 'request') this.hooks.requestHead(sid, method, pseudo(list, ':path'));
+      if (f.contentLength !== undefined) h.expect = f.contentLength;
+      if (notes) h.notes = notes;
+      if (h.kind === 'request') this.hooks.requestHead(sid, f.method, f.path);
     }
-    if (endStream) this.finish(h, undefined, undefined);
+    if (endStream) {
+      if (this.streams.get(sid) === h) this.streams.delete(sid);
+      this.emit(h, undefined, undefined, false);
+    }
     return true;
-  }}
+  }
+}

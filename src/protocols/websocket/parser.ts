@@ -59,6 +59,7 @@ export class WebSocketParser<T> implements DirParser<T> {
     if (this.pendingStart === undefined) this.pendingStart = tag;
     this.q.push(chunk);
     while (this.step());
+    this.q.own();
     if (this.q.length === 0) this.pendingStart = undefined;
   }
 
@@ -176,6 +177,7 @@ export class WebSocketParser<T> implements DirParser<T> {
       this.msg = this.newMsg(this.opcode);
     }
     const m = (this.ctl ?? this.msg)!;
+    if (m.fragments === 0) m.body.expect(this.remaining);
     m.length += this.remaining;
     m.fragments++;
     if (this.remaining === 0) this.endFrame();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
 /*
- * NSS/NSPR: plaintext from PR_Write/PR_Send and PR_Read/PR_Recv of libnspr4.so (or any file exporting
+ * NSS/NSPR: plaintext from PR_Write/PR_Send/PR_Writev and PR_Read/PR_Recv of libnspr4.so (or any file exporting
  * them, e.g. Firefox's libnss3.so with NSPR folded in). All four have the shape
  * `PRInt32 f(PRFileDesc *fd, void *buf, PRInt32 amount, ...)` with the byte count as return value (-1 and
  * PR_WOULD_BLOCK_ERROR when a non-blocking socket is not ready: only positive returns count, so a buffer
@@ -19,6 +19,9 @@
  * We deliberately do not decide by "the call reached a socket" (the nested-syscall fd): a PR_Recv is often
  * served from records NSS already decrypted and makes no syscall at all, while a PR_Write to a plain TCP
  * socket does reach a socket; the layer check answers the question that matters (is this TLS) directly.
+ *
+ * PR_Writev (selfserv's responses) goes through the same path with the PRIOVec array as buffer; its return
+ * sends each vector's bytes in order (up to PR_MAX_IOVECTOR_SIZE vectors, NSPR's own limit).
  *
  * Nesting: a non-TLS PR_* call made inside a TLS one on the same thread (e.g. NSS reading a file during the
  * handshake) must not complete the TLS call. Entry records the stack pointer; a return counts only when
@@ -45,12 +48,28 @@ struct pr_file_desc {
 	__s32 identity;
 };
 
+/* The TLS call in flight per thread, beyond what tls_enter() keeps */
+struct nss_call {
+	__u64 sp;    /* stack pointer at its entry */
+	__u32 iovs;  /* PR_Writev: number of PRIOVec at active_call.buf; 0 for the single-buffer calls */
+	__u32 _pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u64);   /* pid_tgid */
-	__type(value, __u64); /* stack pointer at the entry of the TLS call in flight */
-} nss_call_sp SEC(".maps");
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct nss_call);
+} nss_calls SEC(".maps");
+
+/* typedef struct PRIOVec { char *iov_base; int iov_len; } PRIOVec; (prio.h) */
+struct pr_iovec {
+	__u64 base;
+	__s32 len;
+	__s32 _pad;
+};
+
+#define PR_MAX_IOVECTOR_SIZE 16
 
 /* 1 when the layer stack starting at `fd` contains NSS's SSL layer. */
 static __always_inline int has_ssl_layer(__u64 fd)
@@ -76,26 +95,111 @@ static __always_inline int has_ssl_layer(__u64 fd)
 	return 0;
 }
 
-static __always_inline int nss_enter(struct pt_regs *ctx, __u64 fd, __u64 buf, __u32 dir)
+static __always_inline int nss_enter(struct pt_regs *ctx, __u64 fd, __u64 buf, __u32 dir, __u32 iovs)
 {
-	__u64 id, sp;
+	struct nss_call nc = {};
+	__u64 id;
 
 	if (!pass_filter() || !has_ssl_layer(fd))
 		return 0;
 	id = bpf_get_current_pid_tgid();
-	sp = PT_REGS_SP(ctx);
-	bpf_map_update_elem(&nss_call_sp, &id, &sp, BPF_ANY);
+	nc.sp = PT_REGS_SP(ctx);
+	nc.iovs = iovs;
+	bpf_map_update_elem(&nss_calls, &id, &nc, BPF_ANY);
 	return tls_enter(ctx, fd, buf, 0, dir);
 }
 
-static __always_inline int nss_exit(struct pt_regs *ctx)
+struct writev_ctx {
+	void *ctx;
+	struct conn_key key;
+	__u64 iov;   /* PRIOVec * */
+	__u64 left;  /* bytes of the return value not sent yet */
+	__u32 iovs;
+	__u32 lib_id;
+	__u32 flags;
+	__u32 _pad;
+};
+
+/* Send vector i of a PR_Writev; returns 1 to stop. */
+static long writev_segment(__u32 i, void *data)
+{
+	struct writev_ctx *w = data;
+	struct conn_state *st;
+	struct pr_iovec v;
+	__u64 n;
+
+	if (i >= w->iovs || w->left == 0)
+		return 1;
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + (__u64)i * sizeof(v))) != 0)
+		return 1;
+	if (v.len <= 0)
+		return 0;
+	st = bpf_map_lookup_elem(&conns, &w->key);
+	if (!st)
+		return 1;
+	n = (__u64)v.len < w->left ? (__u64)v.len : w->left;
+	tls_send_data(w->ctx, st, w->key.conn, DIR_WRITE, v.base, n, w->lib_id, w->flags);
+	w->left -= n;
+	return 0;
+}
+
+/*
+ * PR_Writev returned `total` bytes: send them vector by vector from the PRIOVec array. The bookkeeping
+ * before the send is tls_exit()'s (bpf/lib/tls_data.bpf.h) for a call with several buffers. Without
+ * bpf_loop (kernels < 5.17) only the first vector is sent and the rest shows as a gap.
+ */
+static __always_inline int nss_writev_exit(struct pt_regs *ctx, __u32 iovs)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 *sp = bpf_map_lookup_elem(&nss_call_sp, &id);
+	struct active_call *cp = bpf_map_lookup_elem(&active_calls, &id);
+	struct active_call c;
+	struct writev_ctx w = {};
+	struct conn_state *st;
+	long ret = PT_REGS_RC(ctx);
 
-	if (!sp || *sp + RET_SP_DELTA != PT_REGS_SP(ctx))
+	if (!cp)
+		return 0;
+	c = *cp;
+	bpf_map_delete_elem(&active_calls, &id);
+	w.key.tgid = id >> 32;
+	w.key.conn = c.conn;
+	st = conn_state_get(&w.key, c.lib_id);
+	if (!st)
+		return 0;
+	if (c.fd >= 0 && c.fd != st->fd)
+		bind_fd(st, c.fd, NULL);
+	else if (st->fd >= 0 && st->tuple.family == 0)
+		bind_fd(st, st->fd, NULL);
+	if (st->fd < 0)
+		bpf_map_update_elem(&pending_bind, &id, &w.key, BPF_ANY);
+	if ((int)ret <= 0)
+		return 0;
+	w.ctx = ctx;
+	w.iov = c.buf;
+	w.left = (__u32)(int)ret;
+	w.iovs = iovs;
+	w.lib_id = c.lib_id;
+	w.flags = c.fd >= 0 ? EVF_FD_NESTED : 0;
+	if (have_bpf_loop)
+		bpf_loop(PR_MAX_IOVECTOR_SIZE, writev_segment, &w, 0);
+	else
+		writev_segment(0, &w);
+	return 0;
+}
+
+/* `writev` is a constant per program, so each return program carries only the path it needs. */
+static __always_inline int nss_exit(struct pt_regs *ctx, int writev)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct nss_call *nc = bpf_map_lookup_elem(&nss_calls, &id);
+	__u32 iovs;
+
+	if (!nc || nc->sp + RET_SP_DELTA != PT_REGS_SP(ctx))
 		return 0; /* not the return of the TLS call we recorded (a nested non-TLS call) */
-	bpf_map_delete_elem(&nss_call_sp, &id);
+	iovs = nc->iovs;
+	bpf_map_delete_elem(&nss_calls, &id);
+	if (writev)
+		return iovs ? nss_writev_exit(ctx, iovs) : 0;
 	return tls_exit(ctx, 0);
 }
 
@@ -103,52 +207,68 @@ static __always_inline int nss_exit(struct pt_regs *ctx)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_pr_write, void *fd, const void *buf, int amount)
 {
-	return nss_enter(ctx, (__u64)fd, (__u64)buf, DIR_WRITE);
+	return nss_enter(ctx, (__u64)fd, (__u64)buf, DIR_WRITE, 0);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_pr_write)
 {
-	return nss_exit(ctx);
+	return nss_exit(ctx, 0);
 }
 
 /* PRInt32 PR_Send(PRFileDesc *fd, const void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime timeout) */
 SEC("uprobe")
 int BPF_KPROBE(uprobe_pr_send, void *fd, const void *buf, int amount)
 {
-	return nss_enter(ctx, (__u64)fd, (__u64)buf, DIR_WRITE);
+	return nss_enter(ctx, (__u64)fd, (__u64)buf, DIR_WRITE, 0);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_pr_send)
 {
-	return nss_exit(ctx);
+	return nss_exit(ctx, 0);
 }
 
 /* PRInt32 PR_Read(PRFileDesc *fd, void *buf, PRInt32 amount) */
 SEC("uprobe")
 int BPF_KPROBE(uprobe_pr_read, void *fd, void *buf, int amount)
 {
-	return nss_enter(ctx, (__u64)fd, (__u64)buf, DIR_READ);
+	return nss_enter(ctx, (__u64)fd, (__u64)buf, DIR_READ, 0);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_pr_read)
 {
-	return nss_exit(ctx);
+	return nss_exit(ctx, 0);
 }
 
 /* PRInt32 PR_Recv(PRFileDesc *fd, void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime timeout) */
 SEC("uprobe")
 int BPF_KPROBE(uprobe_pr_recv, void *fd, void *buf, int amount)
 {
-	return nss_enter(ctx, (__u64)fd, (__u64)buf, DIR_READ);
+	return nss_enter(ctx, (__u64)fd, (__u64)buf, DIR_READ, 0);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_pr_recv)
 {
-	return nss_exit(ctx);
+	return nss_exit(ctx, 0);
+}
+
+/* PRInt32 PR_Writev(PRFileDesc *fd, const PRIOVec *iov, PRInt32 iov_size, PRIntervalTime timeout)
+ * (selfserv writes its responses with it) */
+SEC("uprobe")
+int BPF_KPROBE(uprobe_pr_writev, void *fd, const void *iov, int iov_size)
+{
+	if (iov_size <= 0)
+		return 0;
+	return nss_enter(ctx, (__u64)fd, (__u64)iov, DIR_WRITE, iov_size > PR_MAX_IOVECTOR_SIZE ? PR_MAX_IOVECTOR_SIZE : iov_size);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_pr_writev)
+{
+	return nss_exit(ctx, 1);
 }
 
 /* PRStatus PR_Close(PRFileDesc *fd): forget the connection (the descriptor's memory is reused) */

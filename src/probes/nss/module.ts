@@ -1,6 +1,6 @@
 /**
  * The `nss` module: finds the files exporting NSPR's I/O functions, loads nss.bpf.o and attaches entry/return
- * probes on PR_Write/PR_Send/PR_Read/PR_Recv (+ PR_Close to forget a descriptor) of every target, with a cookie
+ * probes on PR_Write/PR_Send/PR_Writev/PR_Read/PR_Recv (+ PR_Close to forget a descriptor) of every target, with a cookie
  * naming the file; programs started later are hooked through the exec watcher. The kernel program reports only
  * calls on descriptors whose layer stack holds NSS's SSL layer (see bpf/tls/nss.bpf.c). Text mode only.
  */
@@ -19,6 +19,7 @@ const PROGRAMS: Record<NsprFunc, { entry: string; ret?: string }> = {
   PR_Send: { entry: 'uprobe_pr_send', ret: 'uretprobe_pr_send' },
   PR_Read: { entry: 'uprobe_pr_read', ret: 'uretprobe_pr_read' },
   PR_Recv: { entry: 'uprobe_pr_recv', ret: 'uretprobe_pr_recv' },
+  PR_Writev: { entry: 'uprobe_pr_writev', ret: 'uretprobe_pr_writev' },
   PR_Close: { entry: 'uprobe_pr_close' },
 };
 

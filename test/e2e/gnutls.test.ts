@@ -1,0 +1,241 @@
+/**
+ * `ecapture gnutls` against real programs on 127.0.0.1 (openssl s_server as the server):
+ *   - text: gnutls-cli and wget, request and response with pid, comm and tuple; a 300 KB body whole; --pid;
+ *   - keylog: TLS 1.3 and 1.2 (gnutls-cli, wget) with both key methods; the key log equals what GnuTLS itself
+ *     writes to SSLKEYLOGFILE, and tshark decrypts an independent tcpdump recording with it;
+ *   - tls and gnutls captures at the same time: curl (which maps libssl and libgnutls) is reported once, by tls;
+ *     wget once, by gnutls;
+ *   - bad input: one clear line and exit 1.
+ * Assertions look at our own processes, ports and paths only: other captures may run on this machine.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CLI, canRunBpf, cleanup, freePort, makeCert, needPrograms, parseTextEvents, run, sleep, startCapture, startProcess, tempDir, waitFor,
+  type Proc, type TextEvent,
+} from './harness.js';
+
+let dir = '';
+let port = 0;
+let server: Proc | undefined;
+let big = Buffer.alloc(0);
+
+const LIB = '/usr/lib/x86_64-linux-gnu/libgnutls.so.30';
+
+before(async () => {
+  dir = tempDir('ecap-gnutls-');
+  chmodSync(dir, 0o755);
+  makeCert(dir);
+  big = Buffer.from(randomBytes(225 * 1024).toString('base64').replace(/(.{76})/g, '$1\n'));
+  writeFileSync(join(dir, 'big.txt'), big);
+  for (const n of ['gcli', 'wget', 'pid', 'other', 'k13', 'k12', 'kwget', 'dupcurl', 'dupwget']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
+  port = await freePort();
+  server = startProcess('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', 'cert.pem', '-key', 'key.pem', '-WWW', '-quiet'], { cwd: dir });
+  await waitFor('s_server', () => spawnSync('sh', ['-c', `ss -ltn | grep -q 127.0.0.1:${port}`]).status === 0, 10_000);
+});
+
+after(async () => {
+  if (server && server.child.exitCode === null) {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+  if (process.env.ECAP_KEEP_TEST_DIR) console.log('kept', dir);
+  else cleanup(dir);
+});
+
+/** gnutls-cli sending one HTTP/1.0 request from stdin. */
+async function gnutlsCli(path: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ pid: number; code: number | string; stdout: string; stderr: string }> {
+  const p = startProcess('gnutls-cli', ['--insecure', '--port', String(port), ...extra, '127.0.0.1'], { env: { ...process.env, ...env } });
+  p.child.stdin!.end(`GET /${path} HTTP/1.0\r\n\r\n`);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { pid: p.pid, code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+const wget = (path: string): ReturnType<typeof run> =>
+  run('wget', ['-q', '--no-check-certificate', '-O', '-', `https://127.0.0.1:${port}/${path}`]);
+
+function requestsFor(events: TextEvent[], path: string): TextEvent[] {
+  return events.filter((e) => e.dir === 'WRITE' && e.payload.toString('latin1').startsWith(`GET /${path} `));
+}
+
+function readStream(events: TextEvent[], pid: number): Buffer {
+  return Buffer.concat(events.filter((e) => e.pid === pid && e.dir === 'READ' && e.src === `127.0.0.1:${port}`).map((e) => e.payload));
+}
+
+test('gnutls text: gnutls-cli and wget, request and response with pid, comm and tuple; a 300 KB body whole', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli', 'wget')) return;
+  const cap = await startCapture(['gnutls']);
+  const cli = await gnutlsCli('gcli.txt');
+  const w = await wget('wget.txt');
+  const wb = await run('wget', ['-q', '--no-check-certificate', '-O', join(dir, 'big.out'), `https://127.0.0.1:${port}/big.txt`]);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /hello gcli/);
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(wb.code, 0, wb.stderr);
+  await sleep(300);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  const events = parseTextEvents(cap.events());
+  for (const [path, proc, comm] of [['gcli.txt', cli, 'gnutls-cli'], ['wget.txt', w, 'wget'], ['big.txt', wb, 'wget']] as const) {
+    const reqs = requestsFor(events, path);
+    assert.equal(reqs.length, 1, `request for ${path} captured exactly once (got ${reqs.length})`);
+    const r = reqs[0]!;
+    assert.equal(r.pid, proc.pid, `${path}: pid of the client`);
+    assert.equal(r.comm, comm);
+    assert.equal(r.dst, `127.0.0.1:${port}`, `${path}: server in the tuple (${r.header})`);
+    assert.match(r.src, /^127\.0\.0\.1:\d+$/);
+    assert.ok(r.fd > 2, `${path}: a real fd (${r.fd})`);
+    assert.match(r.header, /\[gnutls 3\.\d+\.\d+\]$/, 'library named');
+  }
+  assert.match(readStream(events, cli.pid).toString('latin1'), /^HTTP\/1\.0 200 ok\r\n[\s\S]*hello gcli\n$/, 'gnutls-cli response');
+  assert.match(readStream(events, w.pid).toString('latin1'), /hello wget\n$/, 'wget response');
+  const s = readStream(events, wb.pid);
+  const body = s.subarray(s.indexOf('\r\n\r\n') + 4);
+  assert.equal(body.length, big.length, 'the whole 300 KB body');
+  assert.equal(createHash('sha256').update(body).digest('hex'), createHash('sha256').update(big).digest('hex'));
+  assert.match(cap.stderr(), /lost 0 events/);
+});
+
+test('gnutls text: --pid keeps a running gnutls-cli and excludes other programs', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli', 'wget')) return;
+  const cli = startProcess('gnutls-cli', ['--insecure', '--port', String(port), '127.0.0.1']);
+  await waitFor('gnutls-cli handshake', () => /Handshake was completed|Simple Client Mode/.test(cli.stdout() + cli.stderr()) || cli.child.exitCode !== null, 10_000);
+  const cap = await startCapture(['gnutls', '--pid', String(cli.pid)]);
+  const other = await wget('other.txt');
+  cli.child.stdin!.end('GET /pid.txt HTTP/1.0\r\n\r\n');
+  await cli.exited;
+  await sleep(300);
+  await cap.stop();
+  const events = parseTextEvents(cap.events());
+  assert.equal(requestsFor(events, 'pid.txt').length, 1, `the chosen process is captured\n${cap.stderr()}`);
+  assert.match(readStream(events, cli.pid).toString('latin1'), /hello pid/);
+  assert.equal(events.filter((e) => e.pid === other.pid).length, 0, 'wget is not');
+  assert.ok(events.every((e) => e.pid === cli.pid), 'only the chosen pid appears');
+});
+
+interface KeyLine {
+  label: string;
+  cr: string;
+  secret: string;
+}
+
+function keyLines(text: string): KeyLine[] {
+  return text
+    .split('\n')
+    .map((l) => /^([A-Z_0-9]+) ([0-9a-f]{64}) ([0-9a-f]+)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ label: m[1]!, cr: m[2]!, secret: m[3]! }));
+}
+
+const lineSet = (ks: KeyLine[]): string[] => ks.map((k) => `${k.label} ${k.cr} ${k.secret}`).sort();
+
+function tshark(args: string[]): string {
+  const r = spawnSync('tshark', ['-n', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0, `tshark ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+for (const method of ['hook', 'handshake'] as const) {
+  test(`gnutls keylog (${method}): TLS 1.3 and 1.2 secrets equal GnuTLS's own SSLKEYLOGFILE; tshark decrypts a tcpdump recording`, async (t) => {
+    if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli', 'wget', 'tcpdump', 'tshark')) return;
+    const keys = join(dir, `keys-${method}.log`);
+    const oracle = join(dir, `oracle-${method}.log`);
+    const pcap = join(dir, `gnutls-${method}.pcap`);
+    const td = startProcess('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-n', '-w', pcap, `tcp port ${port}`]);
+    await waitFor('tcpdump', () => /listening on/.test(td.stderr()) || td.child.exitCode !== null, 10_000);
+    const cap = await startCapture(['gnutls', '-m', 'keylog', '-k', keys, '--gnutls-keys', method]);
+    assert.match(cap.stderr(), method === 'hook' ? /keys="key log hook at file offset 0x[0-9a-f]+"/ : /keys="gnutls_handshake \+ layout 3_\d+_\d+"/, 'method reported');
+    const c13 = await gnutlsCli('k13.txt', [], { SSLKEYLOGFILE: oracle });
+    const c12 = await gnutlsCli('k12.txt', ['--priority', 'NORMAL:-VERS-TLS1.3'], { SSLKEYLOGFILE: oracle });
+    const w = await wget('kwget.txt');
+    for (const r of [c13, c12, w]) assert.equal(r.code, 0, r.stderr);
+    await waitFor('key lines', () => existsSync(keys) && keyLines(readFileSync(keys, 'latin1')).length >= 11, 5000).catch(() => undefined);
+    await sleep(300);
+    td.child.kill('SIGINT');
+    await td.exited;
+    assert.equal(await cap.stop(), 0, cap.stderr());
+    assert.equal((statSync(keys).mode & 0o777).toString(8), '600', 'the key log is 0600');
+    const ours = keyLines(readFileSync(keys, 'latin1'));
+    const theirs = keyLines(readFileSync(oracle, 'latin1'));
+    assert.equal(theirs.length, 6, 'GnuTLS wrote 5 TLS 1.3 lines and 1 TLS 1.2 line');
+    const crs = new Set(theirs.map((k) => k.cr));
+    assert.deepEqual(lineSet(ours.filter((k) => crs.has(k.cr))), lineSet(theirs), 'gnutls-cli: exactly what GnuTLS itself logs');
+    assert.ok(theirs.some((k) => k.label === 'CLIENT_RANDOM') && theirs.some((k) => k.label === 'CLIENT_TRAFFIC_SECRET_0'), 'both versions');
+    // every handshake of the recording (wget's too) has its secrets, once
+    const hello = tshark(['-r', pcap, '-Y', 'tls.handshake.type == 1', '-T', 'fields', '-e', 'tls.handshake.random']).trim().split('\n').filter(Boolean);
+    assert.equal(hello.length, 3, 'three handshakes recorded');
+    for (const r of hello) assert.ok(ours.some((k) => k.cr === r.replace(/:/g, '')), `secrets for client random ${r}`);
+    assert.equal(new Set(ours.map((k) => `${k.label} ${k.cr}`)).size, ours.length, 'one line per secret');
+    const uris = tshark(['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']).split('\n');
+    for (const p of ['/k13.txt', '/k12.txt', '/kwget.txt']) assert.ok(uris.includes(p), `tshark decrypts GET ${p} (got ${uris.join(' ')})`);
+    // the responses too (s_server's HTTP/1.0 replies end at close, so read the decrypted streams, not HTTP PDUs)
+    const streams = tshark(['-r', pcap, '-Y', 'tls.handshake.type == 1', '-T', 'fields', '-e', 'tcp.stream']).trim().split('\n');
+    const plain = streams.map((st) => tshark(['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-q', '-z', `follow,tls,ascii,${st}`])).join('\n');
+    for (const n of ['k13', 'k12', 'kwget']) assert.match(plain, new RegExp(`GET /${n}\\.txt HTTP/1\\.[01][\\s\\S]*hello ${n}\\n`), `request and response ${n} decrypted`);
+    assert.equal(tshark(['-r', pcap, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']).trim(), '', 'without the key log nothing is decrypted');
+    // the keys also went to the event output as records, with who
+    const ev = cap.events().toString('latin1');
+    assert.match(ev, /^CLIENT_RANDOM [0-9a-f]{64} [0-9a-f]{96}$/m);
+    assert.match(ev, /^SERVER_HANDSHAKE_TRAFFIC_SECRET [0-9a-f]{64} [0-9a-f]{64,96}$/m);
+  });
+}
+
+test('tls and gnutls at the same time: curl (maps libssl and libgnutls) once, in tls; wget once, in gnutls', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'curl', 'wget', 'ldd')) return;
+  assert.match(spawnSync('ldd', ['/usr/bin/curl'], { encoding: 'utf8' }).stdout, /libgnutls\.so/, 'precondition: curl maps libgnutls');
+  const tls = await startCapture(['tls']);
+  const gnu = await startCapture(['gnutls']);
+  const curl = await run('curl', ['-sk', '--http1.1', `https://127.0.0.1:${port}/dupcurl.txt`]);
+  const w = await wget('dupwget.txt');
+  assert.equal(curl.code, 0, curl.stderr);
+  assert.equal(w.code, 0, w.stderr);
+  await sleep(300);
+  await gnu.stop();
+  await tls.stop();
+  const te = parseTextEvents(tls.events());
+  const ge = parseTextEvents(gnu.events());
+  const tc = requestsFor(te, 'dupcurl.txt');
+  assert.equal(tc.length, 1, 'curl request once in tls');
+  assert.equal(tc[0]!.pid, curl.pid);
+  assert.equal(requestsFor(ge, 'dupcurl.txt').length, 0, 'curl request not in gnutls');
+  assert.equal(ge.filter((e) => e.pid === curl.pid).length, 0, 'no gnutls event for curl at all');
+  const gw = requestsFor(ge, 'dupwget.txt');
+  assert.equal(gw.length, 1, 'wget request once in gnutls');
+  assert.equal(gw[0]!.pid, w.pid);
+  assert.equal(te.filter((e) => e.pid === w.pid).length, 0, 'no tls event for wget');
+});
+
+test('gnutls: bad input is one clear line with a hint and exit 1', async (t) => {
+  if (!canRunBpf(t)) return;
+  const d = tempDir();
+  const notElf = join(d, 'x.so');
+  writeFileSync(notElf, 'not an elf');
+  const link = join(d, 'keys-link.log');
+  symlinkSync('/etc/hostname', link);
+  const cases: [string[], RegExp][] = [
+    [['gnutls', '--gnutls', '/nonexistent/libgnutls.so.30'], /--gnutls \/nonexistent\/libgnutls\.so\.30: not an ELF file that exports gnutls_record_send/],
+    [['gnutls', '--gnutls', notElf], /not an ELF file that exports gnutls_record_send/],
+    [['gnu', '--gnutls', '/bin/true'], /not an ELF file that exports gnutls_record_send/],
+    [['gnutls', '--pid', '4000000'], /--pid 4000000: no such process/],
+    [['gnutls', '--pid', String(process.pid)], /maps no GnuTLS library/],
+    [['gnutls', '-m', 'pcap'], /-m pcap is not available yet for gnutls\/nss/],
+    [['gnutls', '-m', 'keylog', '--ssl_version', 'openssl 3.0.2'], /--ssl_version openssl 3\.0\.2: not a GnuTLS version/],
+    [['gnutls', '-m', 'keylog', '-k', link], /symbolic link; refusing to follow it/],
+  ];
+  if (existsSync(LIB)) {
+    cases.push([['gnutls', '-m', 'keylog', '--gnutls', LIB, '--gnutls-keys', 'handshake', '--ssl_version', '9.9.9'], /cannot get its TLS secrets: no struct offsets for GnuTLS 9\.9\.9/]);
+  }
+  for (const [args, re] of cases) {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 1, `${args.join(' ')}: exit 1 (${r.stderr})`);
+    assert.match(r.stderr, re, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^hint: /m, `${args.join(' ')}: a hint says what to do`);
+  }
+  assert.equal(readFileSync('/etc/hostname', 'utf8').length > 0, true, 'the symlink target is untouched');
+  cleanup(d);
+});

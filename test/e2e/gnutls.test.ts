@@ -3,6 +3,7 @@
  *   - text: gnutls-cli and wget, request and response with pid, comm and tuple; a 300 KB body whole; --pid;
  *   - keylog: TLS 1.3 and 1.2 (gnutls-cli, wget) with both key methods; the key log equals what GnuTLS itself
  *     writes to SSLKEYLOGFILE, and tshark decrypts an independent tcpdump recording with it;
+ *   - pcap: a pcapng file that tshark decrypts on its own (Decryption Secrets Blocks), TLS 1.3 and 1.2;
  *   - tls and gnutls captures at the same time: curl (which maps libssl and libgnutls) is reported once, by tls;
  *     wget once, by gnutls;
  *   - bad input: one clear line and exit 1.
@@ -185,6 +186,27 @@ for (const method of ['hook', 'handshake'] as const) {
   });
 }
 
+test('gnutls pcap: the pcapng file alone decrypts in tshark (DSBs before the packets), TLS 1.3 and 1.2', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli', 'wget', 'tshark', 'capinfos')) return;
+  const out = join(dir, 'gnutls.pcapng');
+  const keys = join(dir, 'pcap-keys.log');
+  const cap = await startCapture(['gnutls', '-m', 'pcap', '-i', 'lo', '-w', out, '-k', keys, 'tcp', 'port', String(port)]);
+  const c13 = await gnutlsCli('k13.txt');
+  const c12 = await gnutlsCli('k12.txt', ['--priority', 'NORMAL:-VERS-TLS1.3']);
+  const w = await wget('kwget.txt');
+  for (const r of [c13, c12, w]) assert.equal(r.code, 0, r.stderr);
+  await sleep(300);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  assert.match(cap.stderr(), /pcapng written .*packets=\d+ secrets_blocks=\d+/);
+  const info = spawnSync('capinfos', [out], { encoding: 'utf8' }).stdout;
+  assert.match(info, /Number of decryption secrets in file: (1[1-9]|[2-9]\d)/, `DSBs for three handshakes (5 + 1 + 5 lines)\n${info}`);
+  const streams = tshark(['-r', out, '-Y', 'tls.handshake.type == 1', '-T', 'fields', '-e', 'tcp.stream']).trim().split('\n').filter(Boolean);
+  assert.equal(streams.length, 3, 'three handshakes, only of our port (filter)');
+  const plain = streams.map((st) => tshark(['-r', out, '-q', '-z', `follow,tls,ascii,${st}`])).join('\n');
+  for (const n of ['k13', 'k12', 'kwget']) assert.match(plain, new RegExp(`GET /${n}\\.txt HTTP/1\\.[01][\\s\\S]*hello ${n}\\n`), `${n} decrypted from the file alone`);
+  assert.equal(tshark(['-r', out, '-Y', `tcp.port != ${port}`]).trim(), '', 'nothing but our port');
+});
+
 test('tls and gnutls at the same time: curl (maps libssl and libgnutls) once, in tls; wget once, in gnutls', async (t) => {
   if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'curl', 'wget', 'ldd')) return;
   assert.match(spawnSync('ldd', ['/usr/bin/curl'], { encoding: 'utf8' }).stdout, /libgnutls\.so/, 'precondition: curl maps libgnutls');
@@ -223,7 +245,8 @@ test('gnutls: bad input is one clear line with a hint and exit 1', async (t) => 
     [['gnu', '--gnutls', '/bin/true'], /not an ELF file that exports gnutls_record_send/],
     [['gnutls', '--pid', '4000000'], /--pid 4000000: no such process/],
     [['gnutls', '--pid', String(process.pid)], /maps no GnuTLS library/],
-    [['gnutls', '-m', 'pcap'], /-m pcap is not available yet for gnutls\/nss/],
+    [['gnutls', '-m', 'pcap', '-i', 'nosuch0'], /-i nosuch0: no such network interface/],
+    [['gnutls', '-m', 'pcap', '-i', 'lo', 'tcp', 'port'], /pcap filter "tcp port": can't parse filter expression/],
     [['gnutls', '-m', 'keylog', '--ssl_version', 'openssl 3.0.2'], /--ssl_version openssl 3\.0\.2: not a GnuTLS version/],
     [['gnutls', '-m', 'keylog', '-k', link], /symbolic link; refusing to follow it/],
   ];

@@ -4,22 +4,31 @@
  *   text mode:   entry/return probes on gnutls_record_send/_send2/_recv/_recv_seq, and gnutls_deinit;
  *   keylog mode: the key log hook (_gnutls_call_keylog_func) or, as a fallback, gnutls_handshake entry/return,
  *                with the file's session layout in the gnutls_layouts map; secrets become KeyRecords and lines
- *                of the -k key log file.
+ *                of the -k key log file;
+ *   pcap mode:   keylog mode plus the tls module's packet capture (TC on -i, pcap filter, process attribution):
+ *                a pcapng file (-w) with the secrets as Decryption Secrets Blocks ahead of the packets.
  * Programs started later are hooked through the exec watcher. Each module hooks only its own library's
  * functions, so a program that maps several TLS libraries (Debian's curl maps libssl and libgnutls) is
  * reported once, by the module of the library it actually uses.
  */
+import { arch, release } from 'node:os';
 import { CaptureError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import type { CaptureModule, ModuleContext, ModuleStats } from '../../registry.js';
 import type { KeyRecord } from '../../model/records.js';
-import { LoadedObject } from '../../bpf/object.js';
+import { LoadedObject, type OpenOptions } from '../../bpf/object.js';
+import { features } from '../../bpf/features.js';
+import { native } from '../../bpf/native.js';
+import { PcapngWriter } from '../../output/pcapng/writer.js';
 import { libraryDirs } from '../../discovery/libs.js';
 import { exePath, listPids, processExists } from '../../discovery/proc.js';
 import { decodeGnutlsKeylogEvent, decodeGnutlsSecretsEvent, GnutlsEventKind } from '../../gen/events.js';
 import { KeylogWriter, type KeylogEntry } from '../../tls/keylog.js';
 import { TlsDataDecoder, whoOf } from '../common/tls-data.js';
-import { baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { applyLiveFilter, baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { compileFilter, type CompiledFilter } from '../tls/cbpf.js';
+import { resolveInterface, type NetInterface } from '../tls/iface.js';
+import { PacketCapture, assertTcSupported } from '../tls/packets.js';
 import { encodeLayout } from './layout.js';
 import { keylogHookEntry, sessionSecretsEntries } from './keys.js';
 import { gnutlsFinder, keyPlan, parseForcedVersion, type GnutlsFunc, type GnutlsTarget, type KeyPlan, type KeySource } from './targets.js';
@@ -32,7 +41,10 @@ const DATA_PROGRAMS: Partial<Record<GnutlsFunc, { entry: string; ret?: string }>
   gnutls_deinit: { entry: 'uprobe_gnutls_deinit' },
 };
 
-type Mode = 'text' | 'keylog';
+type Mode = 'text' | 'keylog' | 'pcap';
+
+/** Largest snap length the packet capture takes (ECAP_MAX_PACKET in bpf/include/events.h). */
+const MAX_SNAPLEN = 65792;
 
 interface Hooked {
   target: GnutlsTarget;
@@ -58,19 +70,32 @@ export class GnutlsModule implements CaptureModule {
   private attachFailures = 0;
   private keyCounters = { events: 0, keys: 0, duplicates: 0, rejected: 0, short: 0 };
   private final: ModuleStats | undefined;
+  private keylogPath = '';
+  // pcap mode
+  private iface: NetInterface | undefined;
+  private filter: CompiledFilter | undefined;
+  private writer: PcapngWriter | undefined;
+  private packets: PacketCapture | undefined;
 
   constructor(private config: Config) {}
 
   async init(ctx: ModuleContext): Promise<void> {
     this.ctx = ctx;
     const model = String(this.config.model ?? 'text');
-    if (model === 'pcap') {
-      throw new CaptureError('ECAP_CONFIG', '-m pcap is not available yet for gnutls/nss: this build captures GnuTLS plaintext (text) and keys (keylog)', {
-        hint: 'use -m keylog -k keys.log and record the packets with tcpdump/tshark; Wireshark decrypts them with that key log',
+    this.mode = model === 'keylog' ? 'keylog' : model === 'pcap' ? 'pcap' : 'text';
+    this.keySource = (String(this.config.gnutlsKeys ?? 'auto') as KeySource) || 'auto';
+    // 1. everything that can be wrong with the command line, before anything is created or attached
+    let snaplen = MAX_SNAPLEN;
+    if (this.mode === 'pcap') {
+      assertTcSupported();
+      this.iface = resolveInterface(String(this.config.ifname ?? ''));
+      snaplen = Math.min(Number(this.config.snaplen ?? 0) || MAX_SNAPLEN, MAX_SNAPLEN);
+      this.filter = compileFilter(String(this.config.pcapFilter ?? ''), this.iface.linkType!, snaplen, {
+        compile: (e, dlt, n) => native().pcapCompile(e, dlt, n),
+        haveBpfLoop: features.bpfLoop().ok,
+        force: process.env.ECAPTURE_PCAP_FILTER,
       });
     }
-    this.mode = model === 'keylog' ? 'keylog' : 'text';
-    this.keySource = (String(this.config.gnutlsKeys ?? 'auto') as KeySource) || 'auto';
     const sv = String(this.config.sslVersion ?? '');
     if (sv) {
       this.forcedVersion = parseForcedVersion(sv);
@@ -103,13 +128,49 @@ export class GnutlsModule implements CaptureModule {
         hint: 'see the warnings above; -m text captures plaintext without keys',
       });
     }
-    if (this.mode === 'keylog') {
-      const path = String(this.config.keylogfile || 'ecapture_gnutls_key.log');
-      this.keylog = new KeylogWriter({ path });
-      ctx.log.info('Keylog handler registered', { keylog_file: path, capture_mode: 'keylog' });
+    // 2. outputs (a path we cannot write fails before anything is attached)
+    if (this.mode === 'pcap') {
+      const iface = this.iface!;
+      this.writer = new PcapngWriter({
+        path: String(this.config.pcapfile ?? '') || 'save.pcapng',
+        shb: { hardware: arch(), os: `Linux ${release()}`, userAppl: 'ecapture-ts', comment: `ecapture-ts gnutls -m pcap -i ${iface.name}` },
+      });
+      this.writer.addInterface({
+        linkType: iface.linkType!,
+        snaplen,
+        name: iface.name,
+        description: `${iface.name} (ifindex ${iface.ifindex})`,
+        ...(this.filter ? { filter: this.filter.expr } : {}),
+        os: `Linux ${release()}`,
+        ifIndex: iface.ifindex,
+      });
     }
+    if (this.mode !== 'text') {
+      this.keylogPath = String(this.config.keylogfile || 'ecapture_gnutls_key.log');
+      const writer = this.writer;
+      this.keylog = new KeylogWriter({ path: this.keylogPath, ...(writer ? { onLine: (line: string) => writer.addSecrets(line) } : {}) });
+      ctx.log.info('Keylog handler registered', { keylog_file: this.keylogPath, capture_mode: this.mode });
+    }
+    // 3. BPF objects (loaded, nothing attached yet)
     this.decoder = new TlsDataDecoder('gnutls', ctx.wallClock, ctx.emit);
-    this.obj = LoadedObject.load('tls/gnutls', baseLoadOptions(this.config));
+    const o: OpenOptions = baseLoadOptions(this.config);
+    // the plaintext programs and their fd-binding tracepoints are not needed for keys, and the reverse
+    const dataProgs = [...Object.values(DATA_PROGRAMS).flatMap((p) => [p!.entry, ...(p!.ret ? [p!.ret] : [])]), ...IO_TRACEPOINTS.map(([, n]) => `tp_${n}`)];
+    const keyProgs = ['uprobe_gnutls_keylog', 'uprobe_gnutls_handshake', 'uretprobe_gnutls_handshake'];
+    o.autoload = { ...o.autoload, ...Object.fromEntries((this.mode === 'text' ? keyProgs : dataProgs).map((n) => [n, false])) };
+    this.obj = LoadedObject.load('tls/gnutls', o);
+    if (this.mode === 'pcap') {
+      this.packets = PacketCapture.load({
+        config: this.config,
+        iface: this.iface!,
+        interfaceId: 0,
+        snaplen,
+        ...(this.filter ? { filter: this.filter } : {}),
+        writer: this.writer!,
+        wallClock: ctx.wallClock,
+        log: ctx.log,
+      });
+    }
   }
 
   private findInitialTargets(): GnutlsTarget[] {
@@ -157,7 +218,8 @@ export class GnutlsModule implements CaptureModule {
     const r = eventReadOptions(this.config);
     obj.readEvents('events_rb', 'events_pb', r.usePerf, r.pagesPerCpu, (s) => this.onSample(s), (n) => {
       this.lost += n;
-    });
+    }, r.drainEveryMs);
+    this.packets?.start();
     if (!this.config.gnutls) {
       const onlyPid = Number(this.config.pid ?? 0);
       this.unsubscribe = this.ctx.onProcess({
@@ -175,7 +237,7 @@ export class GnutlsModule implements CaptureModule {
     for (const t of gnutlsFinder.ofNewProgram(exe)) {
       if (this.targets.has(t.key)) continue;
       let plan: KeyPlan | undefined;
-      if (this.mode === 'keylog') {
+      if (this.mode !== 'text') {
         const p = keyPlan(t, this.keySource, this.forcedVersion);
         if (typeof p === 'string') {
           this.ctx.log.warn('no key method for a GnuTLS library; skipped', { path: t.displayPath, lib: t.info.lib, reason: p });
@@ -277,22 +339,49 @@ export class GnutlsModule implements CaptureModule {
     this.ctx.emit(rec);
   }
 
+  /**
+   * pid/uid/cgroup changes apply live in the kernel (live_filter_map) when the hooks were attached for every
+   * process (no --pid at start) and no packet capture runs; anything else asks for a restart.
+   */
   async reconfigure(config: Config): Promise<boolean> {
+    const LIVE = new Set(['pid', 'uid', 'cgroupPath']);
+    const OUTPUT = new Set(['eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen', 'ecaptureq', 'apiToken', 'idleTimeout']);
+    const changed = Object.keys({ ...this.config, ...config }).filter((k) => !OUTPUT.has(k) && JSON.stringify(this.config[k]) !== JSON.stringify(config[k]));
+    if (!this.obj || this.packets || Number(this.config.pid ?? 0) > 0 || !changed.every((k) => LIVE.has(k))) return false;
+    applyLiveFilter(this.obj, config);
     this.config = config;
-    return false;
+    return true;
   }
 
   drain(): void {
     this.obj?.drain();
+    this.packets?.drain();
   }
 
   async close(): Promise<void> {
     this.unsubscribe?.();
+    this.drain();
     if (this.obj) this.final = this.stats();
     this.obj?.close();
     this.obj = undefined;
-    this.keylog?.close();
-    this.keylog = undefined;
+    const kc = this.packets?.kernelCounters();
+    this.packets?.close();
+    this.packets = undefined;
+    const w = this.writer;
+    this.writer = undefined;
+    if (w) {
+      w.close();
+      const s = w.stats;
+      const line = { pcapfile: w.path, packets: s.packets, secrets_blocks: s.secretsBlocks, released_without_keys: s.releasedWithoutKeys, ...(kc ?? {}) };
+      if (s.packets === 0) this.ctx.log.warn(`nothing captured on ${this.iface?.name}: check the interface (-i) and the filter`, line);
+      else this.ctx.log.info('pcapng written', line);
+      if (this.final) this.final = { ...this.final, packets: s.packets, secretsBlocks: s.secretsBlocks };
+    }
+    if (this.keylog) {
+      this.ctx.log.info('key log written', { keylogfile: this.keylogPath, lines: this.keylog.linesWritten });
+      this.keylog.close();
+      this.keylog = undefined;
+    }
   }
 
   stats(): ModuleStats {
@@ -300,7 +389,9 @@ export class GnutlsModule implements CaptureModule {
     const c = this.decoder?.counters;
     const drops = this.obj ? this.obj.sumPerCpuCounters('drops', 4) : [];
     const keys = this.keyCounters;
+    const p = this.packets?.counters;
     return {
+      ...(p ? { packets: p.packets, packetBytes: p.bytes } : {}),
       targets: [...this.targets.values()].filter((h) => h.links.length > 0).length,
       probes: this.obj?.linkCount ?? 0,
       events: (c?.events ?? 0) + keys.events,

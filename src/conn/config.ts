@@ -25,6 +25,11 @@ export interface TrackerConfig {
   reorderMaxBytes: number;
   /** How long a hole may wait for its bytes before they are declared lost (checked in tick). Default 200 ms. */
   reorderWaitMs: number;
+  /** Connections closed by the tracker (idle, evicted) remembered for when they send again: stream positions,
+   *  and HPACK tables for HTTP/2. Default 16384. */
+  dormantConns: number;
+  /** HPACK table bytes (RFC 7541 accounting) those remembered connections may keep. Default 16 MiB. */
+  dormantH2Bytes: number;
   /** Parse protocols (HTTP/1, HTTP/2, WebSocket); false = order and pass data through only. Default true. */
   parse: boolean;
   /** Parser limits. */
@@ -39,6 +44,8 @@ export const DEFAULT_TRACKER_CONFIG: Readonly<TrackerConfig> = Object.freeze({
   reorderMaxChunks: 32,
   reorderMaxBytes: 1024 * 1024,
   reorderWaitMs: 200,
+  dormantConns: 16384,
+  dormantH2Bytes: 16 * 1024 * 1024,
   parse: true,
   limits: DEFAULT_LIMITS,
 });

@@ -91,6 +91,21 @@ describe('ConnTracker', () => {
     assert.equal(l7(out)[0]!.body.toString(), 'body until close');
   });
 
+  it('continues a connection closed for idleness at its stream positions, with its HPACK tables', () => {
+    const t = new ConnTracker({ idleTimeoutMs: 1000 });
+    const frame = (type: number, flags: number, sid: number, p: number[]): Buffer => Buffer.concat([Buffer.from([0, 0, p.length, type, flags, 0, 0, 0, sid]), Buffer.from(p)]);
+    const lit = [0x40, 1, 0x78, 2, 0x79, 0x7a]; // literal with indexing: x: yz
+    const first = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(1, 5, 1, [0x82, 0x86, 0x84, ...lit])]);
+    const out1 = all(t, [data('write', 0, first, { ts: 1000 })]);
+    assert.deepEqual(l7(out1).map((m) => m.headers.at(-1)), [['x', 'yz']]);
+    assert.deepEqual(types(t.tick(3000n * 1_000_000n)), ['conn_close']);
+    const again = frame(1, 5, 3, [0x82, 0x86, 0x84, 0xbe]); // index 62: the entry added before the idle close
+    const out2 = all(t, [data('write', first.length, again, { ts: 4000 })]);
+    assert.deepEqual(types(out2), ['l7'], 'no gap: the positions were remembered');
+    assert.deepEqual(l7(out2)[0]!.headers.at(-1), ['x', 'yz']);
+    assert.equal(t.stats().dormantResumed, 1);
+  });
+
   it('starts a new connection when the same id shows up with another fd', () => {
     const t = new ConnTracker();
     const out = all(t, [data('write', 0, REQ), data('write', 0, REQ, { fd: 9 })]);

@@ -12,11 +12,13 @@
  * may be views into a reused batch buffer: the tracker copies only chunks it holds for reordering, parsers
  * copy only the bytes they keep, and what a parser remembers of a record (its tag) carries no payload.
  */
-import type { CaptureRecord, ConnCloseRecord, ConnTuple, DataRecord, Direction, GapRecord, L7Record, NoticeRecord } from '../model/records.js';
-import { ConnParser, type ConnEvent } from '../protocols/connection.js';
+import type { CaptureRecord, ConnCloseRecord, ConnTuple, DataRecord, Direction, GapRecord, NoticeRecord } from '../model/records.js';
+import { ConnParser, type ConnEvent, type H2State } from '../protocols/connection.js';
 import { MemBudget } from '../protocols/limits.js';
 import { newParserCounters, type ParserCounters } from '../protocols/parser.js';
 import { makeTrackerConfig, type TrackerConfig } from './config.js';
+import { DormantConns } from './dormant.js';
+import { closeRecord, gapRecord, l7Record, noticeRecord, tagOf, type Tag } from './records.js';
 import { itemLength, SeqOrder, type OrderItem, type Released } from './reorder.js';
 
 export interface TrackerCounters {
@@ -42,15 +44,6 @@ export interface TrackerCounters {
   parseFallbacks: number;
 }
 
-/** What parsers and connections remember of a record: all but the payload. */
-type Tag = Omit<DataRecord, 'payload'> | GapRecord;
-
-function tagOf(r: OrderItem): Tag {
-  if (r.type === 'gap') return r;
-  const { payload: _payload, ...meta } = r;
-  return meta;
-}
-
 interface Conn {
   key: string;
   fd: number;
@@ -62,6 +55,8 @@ interface Conn {
   budget: MemBudget;
   bytes: Record<Direction, number>;
   hitsSeen: number;
+  /** HPACK tables from before an idle close of this same connection */
+  resume: H2State | undefined;
 }
 
 const DIRS: readonly Direction[] = ['write', 'read'];
@@ -85,6 +80,7 @@ export class ConnTracker {
   private readonly conns = new Map<string, Conn>();
   private readonly waiting = new Set<Conn>();
   private readonly total: MemBudget;
+  private readonly dormant: DormantConns;
   private lastTick = 0n;
   private totalHitsSeen = 0;
   private out: CaptureRecord[] = [];
@@ -94,6 +90,7 @@ export class ConnTracker {
   constructor(config: Partial<TrackerConfig> = {}) {
     this.config = makeTrackerConfig(config);
     this.total = new MemBudget(this.config.maxTotalBytes);
+    this.dormant = new DormantConns(this.config.dormantConns, this.config.dormantH2Bytes);
   }
 
   /** Connections currently tracked. */
@@ -150,12 +147,20 @@ export class ConnTracker {
       conns: this.conns.size,
       keptBytes: this.total.used,
       ...this.counters,
+      dormantConns: this.dormant.size,
+      dormantH2Bytes: this.dormant.bytes,
+      dormantSaved: this.dormant.saved,
+      dormantResumed: this.dormant.resumed,
       ...Object.fromEntries(Object.entries(this.parserCounters).map(([k, v]) => [`parser.${k}`, v])),
     };
   }
 
   private keyOf(rec: { who: { pid: number }; connId: string }): string {
     return `${rec.who.pid}/${rec.connId}`;
+  }
+
+  private dormantKey(key: string, fd: number): string {
+    return `${key}/${fd}`;
   }
 
   private connFor(rec: OrderItem): Conn {
@@ -174,7 +179,14 @@ export class ConnTracker {
         key, fd: rec.fd, tuple: rec.tuple, last: tagOf(rec), lastSeen: rec.ts, parser: undefined,
         order: { write: new SeqOrder(), read: new SeqOrder() },
         budget: new MemBudget(this.config.maxConnBytes, this.total), bytes: { write: 0, read: 0 }, hitsSeen: 0,
+        resume: undefined,
       };
+      const was = this.dormant.take(this.dormantKey(key, rec.fd));
+      if (was) {
+        c.order.write.next = was.next.write;
+        c.order.read.next = was.next.read;
+        c.resume = was.h2;
+      }
       this.counters.connsOpened++;
     }
     this.conns.set(key, c);
@@ -221,8 +233,10 @@ export class ConnTracker {
   }
 
   private onClose(rec: ConnCloseRecord): void {
-    const c = this.conns.get(this.keyOf(rec));
+    const key = this.keyOf(rec);
+    const c = this.conns.get(key);
     if (c && c.fd === rec.fd) this.close(c, 'closed', rec, rec.ts);
+    this.dormant.drop(this.dormantKey(key, rec.fd));
     this.out.push(rec);
   }
 
@@ -240,9 +254,7 @@ export class ConnTracker {
 
   private deliver(c: Conn, dir: Direction, r: Released): void {
     if (r.type === 'jump' || r.type === 'gap') {
-      const gap: GapRecord =
-        r.type === 'gap' ? r : { type: 'gap', ts: c.last.ts, module: c.last.module, who: c.last.who, dir, fd: c.fd, connId: c.last.connId, seq: r.seq, lostBytes: r.lost };
-      if (r.type === 'jump' && c.tuple) gap.tuple = c.tuple;
+      const gap = r.type === 'gap' ? r : gapRecord(c.last, dir, c.fd, c.tuple, r.seq, r.lost);
       this.counters.gaps++;
       this.counters.gapBytes += gap.lostBytes;
       c.bytes[dir] += gap.lostBytes;
@@ -261,6 +273,7 @@ export class ConnTracker {
     }
     c.parser ??= new ConnParser<Tag>({
       limits: this.config.limits, budget: c.budget, counters: this.parserCounters, timeOf: (t) => t.ts,
+      ...(c.resume ? { h2Resume: c.resume } : {}),
     });
     this.current = r;
     c.parser.push(dir, r.payload, tagOf(r));
@@ -286,15 +299,10 @@ export class ConnTracker {
 
   private onEvent(c: Conn, e: ConnEvent<Tag>): void {
     switch (e.type) {
-      case 'message': {
-        const s = e.start;
-        const r: L7Record = { type: 'l7', ts: s.ts, module: s.module, who: s.who, dir: e.dir, fd: s.fd, connId: s.connId, msg: e.msg };
-        const t = s.tuple ?? c.tuple;
-        if (t) r.tuple = t;
+      case 'message':
         this.counters.l7Records++;
-        this.out.push(r);
+        this.out.push(l7Record(e.start, e.dir, e.msg, c.tuple));
         return;
-      }
       case 'raw': {
         this.counters.rawRecords++;
         const cur = this.current;
@@ -317,27 +325,23 @@ export class ConnTracker {
       const end = probe?.finalSeq?.[d];
       if (o.pending.length > 0 || (end !== undefined && end > o.next)) this.release(c, d, (rel) => o.forceAll(rel, end));
     }
+    const h2 = reason === 'idle' || reason === 'limit' ? c.parser?.h2State() : undefined;
     if (c.parser) {
       c.parser.end();
       this.drain(c);
+    }
+    if (reason === 'idle' || reason === 'limit') {
+      const next = { write: c.order.write.next, read: c.order.read.next };
+      this.dormant.put(this.dormantKey(c.key, c.fd), h2 ? { next, h2 } : { next });
     }
     c.budget.releaseAll();
     this.conns.delete(c.key);
     this.waiting.delete(c);
     this.counters.connsClosed++;
-    if (probe) return;
-    const l = c.last;
-    const rec: ConnCloseRecord = {
-      type: 'conn_close', ts, module: l.module, who: l.who, fd: c.fd, connId: l.connId, reason,
-      bytesRead: c.bytes.read, bytesWritten: c.bytes.write,
-    };
-    if (c.tuple) rec.tuple = c.tuple;
-    this.out.push(rec);
+    if (!probe) this.out.push(closeRecord(c.last, c.fd, c.tuple, ts, reason, c.bytes));
   }
 
   private notice(c: Conn, level: NoticeRecord['level'], message: string): void {
-    const l = c.last;
-    const where = c.tuple ? ` ${c.tuple.local.addr}:${c.tuple.local.port}<->${c.tuple.remote.addr}:${c.tuple.remote.port}` : '';
-    this.out.push({ type: 'notice', ts: l.ts, module: l.module, who: l.who, level, message: `conn pid ${l.who.pid} fd ${c.fd} id ${l.connId}${where}: ${message}` });
+    this.out.push(noticeRecord(c.last, c.fd, c.tuple, level, message));
   }
 }

@@ -7,6 +7,8 @@
 import type { Direction } from '../model/records.js';
 import { detect, type Detected } from './detect.js';
 import { H2Conn } from './http2/conn.js';
+import type { HpackDecoder } from './http2/hpack.js';
+import type { Http2Parser } from './http2/parser.js';
 import { Http1Conn } from './http1/conn.js';
 import type { SwitchTarget } from './http1/parser.js';
 import type { Limits, MemBudget } from './limits.js';
@@ -28,6 +30,13 @@ export interface ConnParserOptions<T> {
   timeOf(tag: T): bigint;
   /** counters to add to (the tracker shares one object across connections); a fresh one if absent */
   counters?: ParserCounters;
+  /** HPACK state of this connection from before an idle close (see `h2State`) */
+  h2Resume?: H2State;
+}
+
+/** What an HTTP/2 connection needs to go on after its parsers were ended: the HPACK tables, per direction. */
+export interface H2State {
+  hpack: Record<Direction, HpackDecoder>;
 }
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -61,6 +70,8 @@ class TunnelParser<T> implements DirParser<T> {
 
 export class ConnParser<T> {
   protocol: ConnProtocol = 'unknown';
+  /** HTTP/2 went on with HPACK tables from before an idle close */
+  resumed = false;
   readonly counters: ParserCounters;
   private mode: 'detect' | 'parse' | 'raw' = 'detect';
   private parsers: Partial<Record<Direction, DirParser<T>>> = {};
@@ -88,6 +99,15 @@ export class ConnParser<T> {
     return this.mode === 'raw' && this.redetectLeft === 0;
   }
 
+  /** The HPACK tables of a working HTTP/2 connection, to keep across an idle close. */
+  h2State(): H2State | undefined {
+    if (this.protocol !== 'http2' || this.mode !== 'parse') return undefined;
+    const w = this.parsers.write as Http2Parser<T> | undefined;
+    const r = this.parsers.read as Http2Parser<T> | undefined;
+    if (!w?.hpack || !r?.hpack) return undefined;
+    return { hpack: { write: w.hpack, read: r.hpack } };
+  }
+
   /** Bytes held for detection plus bytes the parsers buffer (memory checks in tests). */
   queuedBytes(): number {
     return this.heldBytes.write + this.heldBytes.read + (this.parsers.write?.queued() ?? 0) + (this.parsers.read?.queued() ?? 0);
@@ -104,7 +124,7 @@ export class ConnParser<T> {
       this.held.push({ dir, chunk: Buffer.from(chunk), tag }); // held past this call: copy
       this.heldBytes[dir] += chunk.length;
       const max = this.opts.limits.maxDetectBytes;
-      const d = detect(this.heldPrefix(dir, max), this.heldBytes[dir] >= max);
+      const d = detect(this.heldPrefix(dir, max), this.heldBytes[dir] >= max, this.opts.h2Resume !== undefined);
       if (d !== 'more') this.decide(d, dir);
       return;
     }
@@ -167,7 +187,7 @@ export class ConnParser<T> {
     if (d.protocol === 'http1') {
       this.startHttp1(d.side === 'request' ? dir : other(dir));
     } else if (d.protocol === 'http2') {
-      this.startHttp2(undefined);
+      this.startHttp2(undefined, d.preface ? undefined : this.opts.h2Resume);
     } else {
       return false;
     }
@@ -192,11 +212,12 @@ export class ConnParser<T> {
   }
 
   /** HTTP/2 on both directions; `upgrade` = the HTTP/1 request that became stream 1 (h2c Upgrade). */
-  private startHttp2(upgrade: { reqDir: Direction; req: PendingRequest | undefined } | undefined): void {
-    const c = new H2Conn<T>({
-      ...this.host(),
-      emit: (side, msg, start, end) => this.sinks[side === 0 ? 'write' : 'read'].message(msg, start, end),
-    });
+  private startHttp2(upgrade: { reqDir: Direction; req: PendingRequest | undefined } | undefined, resume?: H2State): void {
+    const c = new H2Conn<T>(
+      { ...this.host(), emit: (side, msg, start, end) => this.sinks[side === 0 ? 'write' : 'read'].message(msg, start, end) },
+      resume ? [resume.hpack.write, resume.hpack.read] : undefined,
+    );
+    if (resume) this.resumed = true;
     this.parsers = { write: c.parsers[0], read: c.parsers[1] };
     if (upgrade) {
       if (upgrade.req) c.pairing.open(1, { ...upgrade.req });

@@ -91,18 +91,21 @@ export function plausibleFrame(b: Buffer, off: number): number {
   }
 }
 
-function checkFrames(b: Buffer, final: boolean): Verdict {
+function checkFrames(b: Buffer, final: boolean, expectH2: boolean): Verdict {
   if (b.length < 9) return final ? 'no' : 'more';
   const len = plausibleFrame(b, 0);
   if (len < 0) return 'no';
-  if (b[3] === 4) return 'yes'; // SETTINGS on stream 0 with a valid length: strong enough alone
+  if (b[3] === 4 || expectH2) return 'yes'; // SETTINGS on stream 0 with a valid length: strong enough alone
   const next = 9 + len;
   if (b.length < next + 9) return final ? 'no' : 'more';
   return plausibleFrame(b, next) >= 0 ? 'yes' : 'no';
 }
 
-/** Detect the protocol of a direction from its first bytes. */
-export function detect(b: Buffer, final: boolean): Detected | 'more' {
+/**
+ * Detect the protocol of a direction from its first bytes. `expectH2`: this connection was HTTP/2 before
+ * an idle close, so one valid frame header is enough.
+ */
+export function detect(b: Buffer, final: boolean, expectH2 = false): Detected | 'more' {
   if (b.length === 0) return final ? { protocol: 'unknown' } : 'more';
   const pre = checkPreface(b);
   if (pre === 'yes') return { protocol: 'http2', preface: true };
@@ -111,7 +114,7 @@ export function detect(b: Buffer, final: boolean): Detected | 'more' {
   const resp = checkResponseStart(b);
   if (resp === 'yes') return { protocol: 'http1', side: 'response' };
   if (b.length >= 3 && b[0]! >= 0x14 && b[0]! <= 0x17 && b[1] === 0x03 && b[2]! <= 0x04) return { protocol: 'tls' };
-  const frames = checkFrames(b, final);
+  const frames = checkFrames(b, final, expectH2);
   if (frames === 'yes') return { protocol: 'http2', preface: false };
   if (!final && (pre === 'more' || req === 'more' || resp === 'more' || frames === 'more' || b.length < 3)) return 'more';
   return { protocol: 'unknown' };

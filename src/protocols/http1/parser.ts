@@ -4,15 +4,16 @@
  * until close). Keep-alive and pipelining fall out of the loop: after a message the parser starts the next.
  * Bodies are content-decoded when complete. A gap inside a body of known length is counted and skipped;
  * elsewhere the parser resyncs on the next line that looks like a start line.
+ * (One file of ~380 lines on purpose: every state of the machine in one place.)
  */
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector } from '../body.js';
-import { decodeContent } from '../content-decode.js';
 import { checkRequestStart, checkResponseStart } from '../detect.js';
 import type { Limits, MemBudget } from '../limits.js';
 import type { PendingRequest } from '../pairing.js';
 import type { DirParser, ParserCounters } from '../parser.js';
 import type { HttpMessage } from '../types.js';
+import { buildHttp1Message } from './message.js';
 import { contentLength, headerList, parseHead, parseTrailers, type Http1Head } from './head.js';
 
 const LF = 0x0a;
@@ -357,35 +358,10 @@ export class Http1Parser<T> implements DirParser<T> {
   private emitCurrent(incomplete: 'gap' | 'closed' | undefined): void {
     const c = this.cur!;
     this.cur = undefined;
-    const h = c.head;
     const b = c.body;
-    const raw = b.finish();
-    const msg: HttpMessage = { protocol: 'http1', kind: this.kind, version: h.version, headers: h.headers, body: raw, bodySize: b.size };
-    if (this.kind === 'request') {
-      msg.method = h.method!;
-      msg.target = h.target!;
-    } else {
-      msg.status = h.status!;
-      msg.reason = h.reason!;
-    }
-    if (c.trailers) msg.trailers = c.trailers;
-    if (b.truncated > 0) msg.bodyTruncated = b.truncated;
-    if (b.lost > 0) msg.bodyLost = b.lost;
-    if (incomplete) msg.incomplete = incomplete;
+    const msg = buildHttp1Message(c.head, b, c.trailers, incomplete, this.hooks.limits.maxDecodedBytes);
     this.hooks.counters.messages++;
     this.hooks.counters.truncatedBytes += b.truncated;
-    const ce = headerList(h.headers, 'content-encoding');
-    if (ce !== undefined && raw.length > 0) {
-      msg.contentEncoding = ce.toLowerCase();
-      if (h.status === 206) {
-        msg.notes = ['partial content (206): body not content-decoded'];
-      } else {
-        const r = decodeContent(raw, ce, this.hooks.limits.maxDecodedBytes, b.truncated > 0 || b.lost > 0 || incomplete !== undefined);
-        msg.body = r.body;
-        msg.decoded = r.decoded;
-        if (r.note) msg.notes = [r.note];
-      }
-    }
     const req = c.req;
     // the next message starts in the current chunk if bytes remain, else in the next one
     this.startTag = this.q.length > 0 ? this.curTag : undefined;

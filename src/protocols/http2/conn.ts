@@ -6,6 +6,7 @@ import type { Limits, MemBudget } from '../limits.js';
 import { StreamPairing, pairResponse, type PendingRequest } from '../pairing.js';
 import type { ParserCounters } from '../parser.js';
 import type { L7Message } from '../types.js';
+import type { HpackDecoder } from './hpack.js';
 import { Http2Parser, type H2Hooks } from './parser.js';
 
 export interface H2Host<T> {
@@ -21,7 +22,8 @@ export class H2Conn<T> {
   readonly parsers: [Http2Parser<T>, Http2Parser<T>];
   readonly pairing = new StreamPairing();
 
-  constructor(host: H2Host<T>) {
+  /** `hpack`: decoders to continue with (a connection seen again after an idle close), per side */
+  constructor(host: H2Host<T>, hpack?: [HpackDecoder, HpackDecoder]) {
     const hooks = (side: 0 | 1): H2Hooks<T> => ({
       limits: host.limits,
       budget: host.budget,
@@ -50,6 +52,6 @@ export class H2Conn<T> {
         this.pairing.take(sid);
       },
     });
-    this.parsers = [new Http2Parser(hooks(0)), new Http2Parser(hooks(1))];
+    this.parsers = [new Http2Parser(hooks(0), hpack?.[0]), new Http2Parser(hooks(1), hpack?.[1])];
   }
 }

@@ -222,6 +222,34 @@ test('gotls text: discovery hooks the running server and a client started later;
   assert.deepEqual(gaps, [], 'no gaps');
 });
 
+test('gotls text: 50 requests on one keep-alive connection, every request and response in order, no gaps', async (t) => {
+  if (!ready(t)) return;
+  const cap = await gotls(['--elfpath', clients.stripped!]);
+  const c = await client('stripped', ['-url', `https://127.0.0.1:${serverPort}/keepalive`, '-body', 'again', '-n', '50']);
+  await sleep(300);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  const recs = records(cap).filter((r) => r.pid === c.pid);
+  const data = recs.filter((r) => r.type === 'data');
+  const ports = new Set(data.map((r) => (r.dir === 'write' ? r.src_port : r.dst_port)));
+  assert.equal(ports.size, 1, 'one connection');
+  const localPort = [...ports][0]!;
+  const conns = new Set(data.map((r) => r.conn_id));
+  assert.equal(conns.size, 1, 'one *tls.Conn');
+  const sent = stream(recs, c.pid, 'write', localPort).toString('latin1');
+  const got = stream(recs, c.pid, 'read', localPort).toString('latin1');
+  assert.equal(sent.split('POST /keepalive HTTP/1.1\r\n').length - 1, 50, '50 requests');
+  assert.equal(got.split('hello from tlsserver: POST /keepalive (5 bytes received, HTTP/1.1)\n').length - 1, 50, '50 responses');
+  // stream positions are contiguous per direction: nothing lost, nothing counted twice
+  for (const dir of ['read', 'write'] as const) {
+    let next = 0;
+    for (const r of data.filter((x) => x.dir === dir).sort((a, b) => a.seq! - b.seq!)) {
+      assert.equal(r.seq, next, `${dir} seq contiguous`);
+      next += r.len!;
+    }
+  }
+  assert.deepEqual(recs.filter((r) => r.type === 'gap'), [], 'no gaps');
+});
+
 test('gotls text: HTTP/2 from Go\'s client (ForceAttemptHTTP2)', async (t) => {
   if (!ready(t)) return;
   const cap = await gotls(['--elfpath', clients.normal!]);

@@ -11,7 +11,7 @@ import { LoadedObject } from '../../bpf/object.js';
 import { libraryDirs } from '../../discovery/libs.js';
 import { exePath, listPids, processExists } from '../../discovery/proc.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
-import { baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { applyLiveFilter, baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
 import { nsprFinder, type NsprFunc, type NsprTarget } from './targets.js';
 
 const PROGRAMS: Record<NsprFunc, { entry: string; ret?: string }> = {
@@ -99,7 +99,7 @@ export class NssModule implements CaptureModule {
     const r = eventReadOptions(this.config);
     obj.readEvents('events_rb', 'events_pb', r.usePerf, r.pagesPerCpu, (s) => this.decoder.handle(s), (n) => {
       this.lost += n;
-    });
+    }, r.drainEveryMs);
     if (!this.config.nspr) {
       const onlyPid = Number(this.config.pid ?? 0);
       this.unsubscribe = this.ctx.onProcess({
@@ -137,9 +137,15 @@ export class NssModule implements CaptureModule {
     this.ctx.log.info('hooked', { lib: t.info.lib, path: t.displayPath, probes: links.length });
   }
 
+  /** pid/uid/cgroup changes apply live (live_filter_map) when the hooks were attached for every process. */
   async reconfigure(config: Config): Promise<boolean> {
+    const LIVE = new Set(['pid', 'uid', 'cgroupPath']);
+    const OUTPUT = new Set(['eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen', 'ecaptureq', 'apiToken', 'idleTimeout']);
+    const changed = Object.keys({ ...this.config, ...config }).filter((k) => !OUTPUT.has(k) && JSON.stringify(this.config[k]) !== JSON.stringify(config[k]));
+    if (!this.obj || Number(this.config.pid ?? 0) > 0 || !changed.every((k) => LIVE.has(k))) return false;
+    applyLiveFilter(this.obj, config);
     this.config = config;
-    return false;
+    return true;
   }
 
   drain(): void {
@@ -148,6 +154,7 @@ export class NssModule implements CaptureModule {
 
   async close(): Promise<void> {
     this.unsubscribe?.();
+    this.drain();
     if (this.obj) this.final = this.stats();
     this.obj?.close();
     this.obj = undefined;

@@ -43,7 +43,7 @@ struct mysql_call {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* a thread killed inside dispatch_command never deletes its entry */
 	__uint(max_entries, 8192);
 	__type(key, __u64); /* pid_tgid */
 	__type(value, struct mysql_call);
@@ -176,7 +176,7 @@ int BPF_KRETPROBE(uretprobe_dispatch_command, long ret)
 			n = r > 0 ? (__u32)r : 1;
 			if (n > 8)
 				n = 8;
-			r = bpf_probe_read_kernel_str(&e->payload[n & 15], MSG_MAX, c->msg);
+			r = bpf_probe_read_kernel_str(&e->payload[MASKED(n, 15)], MSG_MAX, c->msg);
 			n += r > 0 ? (__u32)r - 1 : 0;
 		}
 		e->payload_len = n;

@@ -99,9 +99,9 @@ static __always_inline __u32 put_port_str(struct text_event *e, __u32 n, __u64 p
 	if (n >= 4096)
 		return n;
 	if (off && bpf_probe_read_user(&p, sizeof(p), (void *)(port + off)) == 0 && p)
-		r = bpf_probe_read_user_str(&e->payload[n & 4095], 256, (void *)p);
+		r = bpf_probe_read_user_str(&e->payload[MASKED(n, 4095)], 256, (void *)p);
 	if (r <= 0) {
-		e->payload[n & 4095] = 0;
+		e->payload[MASKED(n, 4095)] = 0;
 		r = 1;
 	}
 	return n + (__u32)r;

@@ -212,9 +212,9 @@ static long cwd_put(__u32 i, void *data)
 	if (!names || !e)
 		return 1;
 	k = (w->n - 1 - i) & (CWD_MAX_DEPTH - 1);
-	e->payload[off & 4095] = '/';
+	e->payload[MASKED(off, 4095)] = '/';
 	off++;
-	r = bpf_probe_read_kernel_str(&e->payload[off & 4095], 256, (void *)names->name[k]);
+	r = bpf_probe_read_kernel_str(&e->payload[MASKED(off, 4095)], 256, (void *)names->name[k]);
 	if (r > 1)
 		off += (__u32)r - 1;
 	w->off = off;
@@ -249,7 +249,7 @@ static __always_inline __u32 put_cwd(struct text_event *e, __u32 off, __u32 *par
 		w.partial = 1;
 	if (w.n == 0) {
 		if (off < 4096)
-			e->payload[off & 4095] = '/';
+			e->payload[MASKED(off, 4095)] = '/';
 		*partial = w.partial;
 		return off + 1;
 	}
@@ -304,7 +304,7 @@ static __always_inline void shell_line(void *ctx, struct shell_state *st, __u64 
 			off = put_tty(e);
 			if (off > 63)
 				off = 63;
-			e->payload[off & 63] = 0;
+			e->payload[MASKED(off, 63)] = 0;
 			off = put_cwd(e, off + 1, &partial);
 			e->aux = partial ? CTX_CWD_PARTIAL : 0;
 			e->payload_len = off;

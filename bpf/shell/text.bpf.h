@@ -35,6 +35,17 @@ enum text_ctx_flags _btf_text_ctx_flags __attribute__((unused));
 
 #define TEXT_HDR_SIZE (offsetof(struct text_event, payload))
 
+/*
+ * x & mask, with the mask kept: after a range check clang knows the mask is redundant and drops it, and
+ * the verifier (which may have checked another copy of the register) then sees an unbounded index.
+ */
+#define MASKED(x, mask)                 \
+	({                              \
+		__u64 __v = (x);        \
+		barrier_var(__v);       \
+		__v & (mask);           \
+	})
+
 static __always_inline __u32 text_max_chunks(void)
 {
 	return have_bpf_loop ? ECAP_MAX_CHUNKS : TEXT_FALLBACK_CHUNKS;
@@ -200,16 +211,6 @@ static __always_inline void text_send_bytes(void *ctx, struct text_event *e, __u
 	}
 	nchunks = (__u32)((cc.len + ECAP_MAX_CHUNK - 1) / ECAP_MAX_CHUNK);
 	text_run(&cc, nchunks);
-}
-
-/* Read a NUL-terminated kernel/user string into payload at `off` (bounded); returns bytes written w/o NUL. */
-static __always_inline __u32 text_put_user_str(struct text_event *e, __u32 off, const void *src, __u32 max)
-{
-	long n;
-	if (off >= 4096 || max > 256)
-		return 0;
-	n = bpf_probe_read_user_str(&e->payload[off & 4095], max & 511, src);
-	return n > 0 ? (__u32)n - 1 : 0;
 }
 
 #endif

@@ -1,6 +1,7 @@
 /**
  * `ecapture bash` against an interactive bash typed into through tmux (a real pseudo-terminal): commands
- * that succeed and fail, a multi-line loop, a syntax error, a `cd`, a 10 KB line, `exit 3`; and -e 0.
+ * that succeed and fail, a multi-line loop, a syntax error, a `cd`, a 10 KB typed line, a 70 KB pasted
+ * line, `exit 3`; and -e 0.
  * Assertions only look at records of the bash this test started (its pid and unique markers), so other
  * shells on the machine do not matter.
  */
@@ -8,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canRunBpf, cleanup, needPrograms, sleep, startCapture, tempDir, waitFor, which } from './harness.js';
 
@@ -76,6 +77,15 @@ function type(name: string, line: string): void {
   tmux('send-keys', '-t', name, 'Enter');
 }
 
+/** Paste a long line as a terminal does (bracketed paste: the line editor takes it in one go), then Enter. */
+function paste(name: string, line: string): void {
+  const f = join(dir, 'paste.txt');
+  writeFileSync(f, line);
+  tmux('load-buffer', '-b', 'p', f);
+  tmux('paste-buffer', '-p', '-d', '-b', 'p', '-t', name);
+  tmux('send-keys', '-t', name, 'Enter');
+}
+
 before(() => {
   dir = tempDir('ecap-bash-');
 });
@@ -103,6 +113,8 @@ test('bash: typed commands arrive with full text, exit status, pid, uid, tty and
     type('all', `cd ${sub} && echo ${TAG}_cd`);
     type('all', `echo ${TAG}_in_sub`);
     type('all', `: ${long}`);
+    const huge = `${TAG}_huge_${'ab'.repeat(35_000)}`; // 70 KB: more than 64 KiB, five 16 KiB chunks
+    paste('all', `: ${huge}`);
     type('all', `exit 3`);
     await waitFor('the last command', () => cap.events().includes('exit 3'), 20_000);
     await sleep(200);
@@ -131,19 +143,24 @@ test('bash: typed commands arrive with full text, exit status, pid, uid, tty and
     const l = find(`${TAG}_long_`);
     assert.equal(l.line, `: ${long}`, 'the 10 KB line arrives whole');
     assert.equal(l.retval, 0);
+    const h = find(`${TAG}_huge_`);
+    assert.equal(h.line, `: ${huge}`, 'the 70 KB pasted line arrives whole');
+    assert.equal(h.retval, 0);
     const ex = recs.find((r) => r.line === 'exit 3');
     assert.ok(ex, 'exit is recorded');
     assert.equal(ex.retval, 3, 'exit status of the exit builtin');
-    assert.equal(recs.length, 8, `one record per command: ${recs.map((r) => r.line.slice(0, 30)).join(' | ')}`);
+    assert.equal(recs.length, 9, `one record per command: ${recs.map((r) => r.line.slice(0, 30)).join(' | ')}`);
   } finally {
     assert.equal(await cap.stop(), 0, cap.stderr());
   }
   assert.match(cap.stderr(), /lost 0 events/);
 });
 
-test('bash: -e 0 shows only commands that succeeded', async (t) => {
+test('bash: -e 0 shows only commands that succeeded (JSON output)', async (t) => {
   if (!canRunBpf(t) || !needPrograms(t, 'tmux', 'bash')) return;
-  const cap = await startCapture(['bash', '--bash', which('bash')!, '-e', '0'], { dir });
+  const capDir = join(dir, 'json');
+  mkdirSync(capDir);
+  const cap = await startCapture(['bash', '--bash', which('bash')!, '-e', '0', '--format', 'json'], { dir: capDir });
   try {
     const sh = await startShell('e0', dir);
     type('e0', `echo ${TAG}_e_ok1`);
@@ -152,9 +169,18 @@ test('bash: -e 0 shows only commands that succeeded', async (t) => {
     type('e0', `echo ${TAG}_e_ok2`);
     await waitFor('the last command', () => cap.events().includes(`${TAG}_e_ok2`), 20_000);
     await sleep(200);
-    const recs = parseShell(cap.events().toString('utf8')).filter((r) => r.pid === sh.pid);
+    const recs = cap.events().toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((r) => r.type === 'shell' && r.pid === sh.pid);
     assert.deepEqual(recs.map((r) => r.line), [`echo ${TAG}_e_ok1`, `echo ${TAG}_e_ok2`]);
-    assert.ok(recs.every((r) => r.retval === 0));
+    for (const r of recs) {
+      assert.equal(r.retval, 0);
+      assert.equal(r.shell, 'bash');
+      assert.equal(r.module, 'bash');
+      assert.equal(r.tty, sh.tty);
+      assert.equal(r.cwd, dir);
+      assert.equal(r.comm, 'bash');
+      assert.equal(r.uid, 0);
+    }
     tmux('kill-session', '-t', 'e0');
   } finally {
     await cap.stop();

@@ -1,6 +1,7 @@
 /**
  * `ecapture mysqld` against a MariaDB server started here (temporary datadir, 127.0.0.1, a free port):
- * queries sent with the mariadb client (a plain one, a failing one, a 20 KB one, SQL PREPARE/EXECUTE, USE),
+ * queries sent with the mariadb client (a plain one, a failing one, a 20 KB and a 200 KB one, SQL
+ * PREPARE/EXECUTE, USE),
  * and binary-protocol prepared statements (COM_STMT_PREPARE/EXECUTE) sent by a minimal client below.
  * The capture is limited to the server's pid (-p), and records are matched by unique markers.
  */
@@ -207,12 +208,16 @@ test('mysqld: queries, a failing query, a 20 KB query and prepared statements ar
   assert.ok(server, 'mariadbd started');
   const cap = await startCapture(['mysqld', '--mysqld', mariadbd, '-p', String(server.pid)], { dir });
   const big = `${TAG}_big_${'x'.repeat(20 * 1024)}`;
+  const huge = `${TAG}_huge_${'0123456789'.repeat(20_000)}`; // 200 KB: thirteen 16 KiB chunks
   try {
     assert.equal((await mariadb(`select '${TAG}_ok' as a`)).code, 0);
     assert.notEqual((await mariadb(`select * from nope_${TAG}.t`)).code, 0);
     const r = await mariadb(`select length('${big}') as n`);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`${big.length}`));
+    // longer than one exec argument may be (128 KiB): through stdin
+    const viaStdin = spawnSync('mariadb', ['-h', '127.0.0.1', '-P', String(port), '-u', 'root'], { input: `select md5('${huge}') as h;\n`, encoding: 'utf8' });
+    assert.equal(viaStdin.status, 0, viaStdin.stderr);
     assert.equal((await mariadb(`PREPARE s FROM 'select ? + 1 as ${TAG}_sqlps'; EXECUTE s USING 41; create database if not exists db_${TAG}; use db_${TAG}; select '${TAG}_in_db'`)).code, 0);
     // binary protocol
     const c = await MiniMysql.connect(port);
@@ -250,6 +255,9 @@ test('mysqld: queries, a failing query, a 20 KB query and prepared statements ar
   assert.equal(b.query, `select length('${big}') as n`, 'the 20 KB query arrives whole');
   assert.equal(b.len, Buffer.byteLength(b.query), 'Len is the full length');
   assert.equal(b.status, 'SUCCESS');
+  const h = find(`${TAG}_huge_`);
+  assert.equal(h.query, `select md5('${huge}') as h`, 'the 200 KB query arrives whole');
+  assert.equal(h.len, Buffer.byteLength(h.query));
   assert.equal(find(`${TAG}_sqlps`).status, 'SUCCESS');
   assert.equal(find('EXECUTE s USING 41').status, 'SUCCESS');
   assert.equal(find(`${TAG}_in_db`).database, `db_${TAG}`, 'USE is followed');

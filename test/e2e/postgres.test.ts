@@ -1,6 +1,6 @@
 /**
  * `ecapture postgres` against a PostgreSQL server started here (a temporary cluster owned by the postgres
- * user, 127.0.0.1, a free port): simple queries sent with psql (a plain one, a failing one, a 20 KB one,
+ * user, 127.0.0.1, a free port): simple queries sent with psql (a plain one, a failing one, a 20 KB and a 100 KB one,
  * SQL PREPARE/EXECUTE) and extended-protocol statements (Parse/Bind/Execute/Sync, unnamed and named, one
  * failing at Bind) sent by a minimal client below. Records are matched by unique markers.
  */
@@ -180,12 +180,15 @@ test('postgres: simple and extended queries, a failing one and a 20 KB one arriv
   assert.ok(server, 'postgres started');
   const cap = await startCapture(['postgres', '--postgres', join(bin, 'postgres')], { dir });
   const big = `${TAG}_big_${'y'.repeat(20 * 1024)}`;
+  const huge = `${TAG}_huge_${'0123456789'.repeat(10_000)}`; // 100 KB
   try {
     assert.equal((await psql(`select '${TAG}_ok' as a`)).code, 0);
     assert.notEqual((await run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `select * from nope_${TAG}`])).code, 0);
     const r = await psql(`select length('${big}') as n`);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`${big.length}`));
+    const viaStdin = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'], { input: `select md5('${huge}') as h;\n`, encoding: 'utf8' });
+    assert.equal(viaStdin.status, 0, viaStdin.stderr);
     const p = await run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', `PREPARE ${TAG}_s(int) AS select $1 * 2 as ${TAG}_sqlps`, '-c', `EXECUTE ${TAG}_s(21)`]);
     assert.equal(p.code, 0, p.stderr);
     const c = await MiniPg.connect(port);
@@ -221,6 +224,9 @@ test('postgres: simple and extended queries, a failing one and a 20 KB one arriv
   assert.equal(b!.query, `select length('${big}') as n`, 'the 20 KB query arrives whole');
   assert.equal(b!.len, Buffer.byteLength(b!.query));
   assert.equal(b!.status, 'SUCCESS');
+  const [h] = find(`${TAG}_huge_`, 'simple');
+  assert.equal(h!.query, `select md5('${huge}') as h;`, 'the 100 KB query arrives whole (psql keeps the ; of a script)');
+  assert.equal(h!.len, Buffer.byteLength(h!.query));
   assert.equal(find(`${TAG}_sqlps`, 'simple')[0]!.status, 'SUCCESS');
   assert.equal(find(`EXECUTE ${TAG}_s(21)`, 'simple')[0]!.status, 'SUCCESS');
   // extended protocol: Parse, then one execution per Bind

@@ -81,6 +81,13 @@ export class GoTlsModule implements CaptureModule {
     const model = String(this.config.model ?? 'text');
     this.mode = model === 'keylog' || model === 'key' ? 'keylog' : model === 'pcap' || model === 'pcapng' ? 'pcap' : 'text';
     // 1. what can be wrong with the command line, before anything is created or attached
+    const cookies = features.attachCookie();
+    if (!cookies.ok) {
+      // every probe finds its binary's ABI and offsets through the attach cookie (go_targets map)
+      throw new CaptureError('ECAP_KERNEL_FEATURE', `gotls: ${cookies.name} not supported (needs ${cookies.requires})`, {
+        hint: 'run on Linux 5.15 or newer',
+      });
+    }
     let snaplen = MAX_SNAPLEN;
     if (this.mode === 'pcap') {
       assertTcSupported();

@@ -170,10 +170,3 @@ export class ByteQueue {
 }
 
 export const EMPTY: Buffer = Buffer.alloc(0);
-
-/** Join kept parts; a single part is returned as is (no copy). */
-export function joinParts(parts: Buffer[], total: number): Buffer {
-  if (parts.length === 0) return EMPTY;
-  if (parts.length === 1) return parts[0]!;
-  return Buffer.concat(parts, total);
-}

@@ -70,8 +70,6 @@ class TunnelParser<T> implements DirParser<T> {
 
 export class ConnParser<T> {
   protocol: ConnProtocol = 'unknown';
-  /** HTTP/2 went on with HPACK tables from before an idle close */
-  resumed = false;
   readonly counters: ParserCounters;
   private mode: 'detect' | 'parse' | 'raw' = 'detect';
   private parsers: Partial<Record<Direction, DirParser<T>>> = {};
@@ -217,7 +215,6 @@ export class ConnParser<T> {
       { ...this.host(), emit: (side, msg, start, end) => this.sinks[side === 0 ? 'write' : 'read'].message(msg, start, end) },
       resume ? [resume.hpack.write, resume.hpack.read] : undefined,
     );
-    if (resume) this.resumed = true;
     this.parsers = { write: c.parsers[0], read: c.parsers[1] };
     if (upgrade) {
       if (upgrade.req) c.pairing.open(1, { ...upgrade.req });

@@ -40,11 +40,6 @@ const DECODERS: Record<string, Decoder> = {
   br: brotli,
 };
 
-/** Is this coding one we can undo? (identity counts as yes) */
-export function canDecode(coding: string): boolean {
-  return coding === 'identity' || coding in DECODERS;
-}
-
 function isTooLarge(e: unknown): boolean {
   return e instanceof RangeError || (e as { code?: string })?.code === 'ERR_BUFFER_TOO_LARGE';
 }

@@ -87,13 +87,6 @@ export function parseTrailers(buf: Buffer, maxCount: number): HeaderList | strin
   return parseHeaderLines(splitLines(buf), 0, maxCount, out) ?? out;
 }
 
-/** Value of the last header named `name` (case-insensitive), or undefined. */
-export function headerValue(h: HeaderList, name: string): string | undefined {
-  let v: string | undefined;
-  for (const [k, val] of h) if (k.length === name.length && k.toLowerCase() === name) v = val;
-  return v;
-}
-
 /** All values of `name`, joined with ', ' (list headers), or undefined. */
 export function headerList(h: HeaderList, name: string): string | undefined {
   const vals: string[] = [];

@@ -5,7 +5,7 @@
  *
  * The Appendix B code is canonical (codes ordered by length, then symbol), so the table is stored as its
  * 257 code lengths and the codes are rebuilt at load. Decoding runs a byte automaton built from the code
- * tree (256 states × 256 inputs, 256 KiB, built in a few ms at load): each state is an internal tree node,
+ * tree (256 states × 256 inputs, 256 KiB, built in a few ms on first use): each state is an internal tree node,
  * each input byte moves to the next node and emits at most two symbols (the shortest code is 5 bits). A
  * string is valid when it ends on the root or inside a run of fewer than 8 one-bits (EOS prefix padding),
  * and never contains EOS itself.
@@ -78,37 +78,49 @@ function build(): Tables {
       }
     }
   });
-  const fsa = new Int32Array(nodes * 256);
+  // nibble automaton first (each 4-bit step emits at most one symbol), then bytes as two nibble steps
+  const nib = new Int32Array(nodes * 16); // next | symbol << 8 | emitted << 16 | fail << 17
   const accept = new Uint8Array(nodes);
   for (let s = 0; s < nodes; s++) {
     accept[s] = s === 0 || (ones[s]! && depth[s]! < 8) ? 1 : 0;
-    for (let byte = 0; byte < 256; byte++) {
+    for (let x = 0; x < 16; x++) {
       let n = s;
-      let count = 0;
-      let syms = 0;
-      let fail = 0;
-      for (let b = 7; b >= 0; b--) {
-        const next = (byte >> b) & 1 ? right[n]! : left[n]!;
-        if (next < 0) {
-          const sym = -1 - next;
-          if (sym === EOS) {
-            fail = F_FAIL;
-            break;
-          }
-          syms |= sym << (8 * count + 8);
-          count++;
-          n = 0;
-        } else {
+      let e = 0;
+      for (let b = 3; b >= 0; b--) {
+        const next = (x >> b) & 1 ? right[n]! : left[n]!;
+        if (next >= 0) {
           n = next;
+        } else if (-1 - next === EOS) {
+          e = 1 << 17;
+          break;
+        } else {
+          e = ((-1 - next) << 8) | (1 << 16);
+          n = 0;
         }
       }
-      fsa[s * 256 + byte] = fail | (count << 24) | syms | n;
+      nib[s * 16 + x] = e | n;
+    }
+  }
+  const fsa = new Int32Array(nodes * 256);
+  for (let s = 0; s < nodes; s++) {
+    for (let byte = 0; byte < 256; byte++) {
+      const a = nib[s * 16 + (byte >> 4)]!;
+      const b = nib[(a & 0xff) * 16 + (byte & 15)]!;
+      if ((a | b) & (1 << 17)) {
+        fsa[s * 256 + byte] = F_FAIL;
+        continue;
+      }
+      let count = 0;
+      let syms = 0;
+      if (a & (1 << 16)) syms |= ((a >> 8) & 0xff) << (8 * ++count);
+      if (b & (1 << 16)) syms |= ((b >> 8) & 0xff) << (8 * ++count);
+      fsa[s * 256 + byte] = (count << 24) | syms | (b & 0xff);
     }
   }
   return { fsa, accept };
 }
 
-const T = build();
+let T: Tables | undefined; // built on first use: keeps CLI startup free of it
 
 type Latin1 = { latin1Slice(start: number, end: number): string };
 const fastLatin1 = typeof (Buffer.prototype as unknown as Partial<Latin1>).latin1Slice === 'function';
@@ -124,7 +136,8 @@ export function huffmanDecode(src: Buffer, start: number, end: number): string |
   const maxOut = Math.ceil(((end - start) * 8) / 5);
   if (scratch.length < maxOut) scratch = Buffer.allocUnsafe(Math.max(maxOut, scratch.length * 2));
   const out = scratch;
-  const fsa = T.fsa;
+  const t = (T ??= build());
+  const fsa = t.fsa;
   let state = 0;
   let o = 0;
   for (let i = start; i < end; i++) {
@@ -137,6 +150,6 @@ export function huffmanDecode(src: Buffer, start: number, end: number): string |
     }
     state = e & 0xff;
   }
-  if (!T.accept[state]) return undefined;
+  if (!t.accept[state]) return undefined;
   return latin1(out, 0, o);
 }

@@ -14,7 +14,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { goFixture, goSkipReason, variantSkipReason, type GoVariant } from '../fixtures/go/build.js';
 import {
@@ -406,6 +406,8 @@ test('gotls: errors are one clear line with a hint and a non-zero exit', async (
   if (!ready(t)) return;
   const notGo = join(dir, 'script.sh');
   writeFileSync(notGo, '#!/bin/sh\n');
+  const link = join(dir, 'link.log');
+  symlinkSync(join(dir, 'target.log'), link);
   const cases: [string[], RegExp][] = [
     [['gotls', '--elfpath', '/bin/ls'], /not a Go binary: \/bin\/ls/],
     [['tlsgo', '-e', notGo], /script\.sh: not a Go binary \(.*not an ELF file/],
@@ -413,13 +415,18 @@ test('gotls: errors are one clear line with a hint and a non-zero exit', async (
     [['gotls', '--elfpath', helloBin], /function crypto\/tls\.\(\*Conn\)\.writeRecordLocked not found in .*hello-normal: .*is crypto\/tls linked in\?/],
     [['gotls', '--pid', '4000000'], /--pid 4000000: no such process/],
     [['gotls', '-e', clients.normal!, '-m', 'pcap', '-i', 'nosuchif0'], /nosuchif0/],
+    [['gotls', '-e', clients.normal!, '-m', 'keylog', '-k', link], /symbolic link; refusing to follow it/],
+    [['gotls', '-e', clients.normal!, '-m', 'pcap', '-i', 'lo', '-w', link], /symbolic link/],
+    [['gotls', '-e', clients.normal!, '-m', 'keylog', '-k', '/nonexistent-dir/keys.log'], /open key log file \/nonexistent-dir\/keys.log/],
   ];
   for (const [args, re] of cases) {
     const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
     assert.equal(r.status, 1, `${args.join(' ')}: exit 1 (${r.stderr})`);
     assert.match(r.stderr, re, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, /^hint: /m, `${args.join(' ')}: a hint says what to do`);
+    if (!args.includes(link) && !args.includes('/nonexistent-dir/keys.log')) assert.match(r.stderr, /^hint: /m, `${args.join(' ')}: a hint says what to do`);
+    assert.doesNotMatch(r.stderr, /INF hooked|capture started/, 'nothing was attached');
   }
+  assert.ok(!existsSync(join(dir, 'target.log')), 'the symlink target was not created');
   // a running process that is not a Go program
   const sh = startProcess('sleep', ['30']);
   try {

@@ -14,7 +14,8 @@
  * before we attached) by two facts that hold for every NSS release:
  *   - its methods table is a layered one: methods->file_type == PR_DESC_LAYERED (prio.h, public ABI);
  *   - its `secret` is NSS's sslSocket, whose first member is the PRFileDesc of the SSL layer itself
- *     (ssl_PushIOLayer sets ns->fd to the layer's descriptor), so *(fd->secret) == fd.
+ *     (ssl_PushIOLayer sets ns->fd to the layer's descriptor), so *(fd->secret) == fd (or, right after a
+ *     program pushed its own layer on top, the address of a layer above: see has_ssl_layer()).
  * Walking down `lower` also covers programs that push their own layer above SSL (Firefox's PSM layer).
  * We deliberately do not decide by "the call reached a socket" (the nested-syscall fd): a PR_Recv is often
  * served from records NSS already decrypted and makes no syscall at all, while a PR_Write to a plain TCP
@@ -71,24 +72,37 @@ struct pr_iovec {
 
 #define PR_MAX_IOVECTOR_SIZE 16
 
-/* 1 when the layer stack starting at `fd` contains NSS's SSL layer. */
+/*
+ * 1 when the layer stack starting at `fd` contains NSS's SSL layer: a layered descriptor whose sslSocket points
+ * back into this stack. Usually at itself; but when a program pushes a layer on top of SSL, NSPR swaps the two
+ * descriptors' contents and the sslSocket still names the old address (now the new top) until NSS's next I/O
+ * method call refreshes it (NSS bug 807250), so an address of any layer above counts too.
+ */
 static __always_inline int has_ssl_layer(__u64 fd)
 {
 	struct pr_file_desc d;
+	__u64 seen[NSS_MAX_LAYERS] = {};
 	__s32 type;
 	__u64 back;
-	int i;
+	int i, j;
 
-	/* a bounded loop (kernel >= 5.3; attach cookies already need 5.15) */
+	/* bounded loops (kernel >= 5.3; attach cookies already need 5.15) */
 	for (i = 0; i < NSS_MAX_LAYERS; i++) {
 		if (!fd || bpf_probe_read_user(&d, sizeof(d), (void *)fd) != 0)
 			return 0;
+		seen[i] = fd;
 		if (d.methods && d.secret) {
 			type = 0;
 			back = 0;
 			if (bpf_probe_read_user(&type, sizeof(type), (void *)d.methods) == 0 && type == PR_DESC_LAYERED &&
-			    bpf_probe_read_user(&back, sizeof(back), (void *)d.secret) == 0 && back == fd)
-				return 1;
+			    bpf_probe_read_user(&back, sizeof(back), (void *)d.secret) == 0 && back) {
+				for (j = 0; j < NSS_MAX_LAYERS; j++) {
+					if (j > i)
+						break;
+					if (seen[j] == back)
+						return 1;
+				}
+			}
 		}
 		fd = d.lower;
 	}

@@ -4,6 +4,8 @@
  *     the request once (tstclnt retries PR_Send with the same buffer while the socket would block), the response
  *     as READ, and tstclnt's own stdout writes of that response never reported;
  *   - selfserv (NSS server: PR_Read in, PR_Writev out) ← curl: the NSS side captured, curl (OpenSSL) not;
+ *   - a small NSPR/NSS program built here: plain-TCP PR_Write/PR_Send and file PR_Write are not reported, TLS is,
+ *     also with a layer pushed on top of NSS's SSL layer (as Firefox's PSM layer does);
  *   - --pid on a running tstclnt;
  *   - keylog/pcap refused with the reason, bad paths.
  * selfserv binds every address: it gets a random high port and is stopped right after its test.
@@ -12,7 +14,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
   CLI, canRunBpf, cleanup, freePort, makeCert, needPrograms, parseTextEvents, run, sleep, startCapture, startProcess, tempDir, waitFor,
@@ -30,7 +33,7 @@ before(async () => {
   dir = tempDir('ecap-nss-');
   chmodSync(dir, 0o755);
   const { cert, key } = makeCert(dir);
-  for (const n of ['t13', 't12', 'tpid', 'other']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
+  for (const n of ['t13', 't12', 'tpid', 'other', 't10', 't11']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
   port = await freePort();
   server = startProcess('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', 'cert.pem', '-key', 'key.pem', '-WWW', '-quiet'], { cwd: dir });
   await waitFor('s_server', () => listening(port), 10_000);
@@ -124,6 +127,137 @@ test('nss text: selfserv ← curl: the NSS server side is captured (PR_Read in, 
     if (ss.child.exitCode === null) ss.child.kill('SIGTERM');
     await ss.exited;
     if (cap.child.exitCode === null) await cap.stop();
+  }
+});
+
+/** NSPR/NSS client: plain TCP writes, a file write, then one HTTPS request (optionally with a layer above SSL). */
+const NSPR_CLIENT_C = `#include <nspr.h>
+#include <prio.h>
+#include <nss.h>
+#include <ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static SECStatus accept_any(void *arg, PRFileDesc *fd, PRBool checksig, PRBool isServer) { return SECSuccess; }
+
+static PRIOMethods layer_methods;
+static PRInt32 l_write(PRFileDesc *fd, const void *b, PRInt32 n) { return fd->lower->methods->write(fd->lower, b, n); }
+static PRInt32 l_read(PRFileDesc *fd, void *b, PRInt32 n) { return fd->lower->methods->read(fd->lower, b, n); }
+static PRInt32 l_send(PRFileDesc *fd, const void *b, PRInt32 n, PRIntn f, PRIntervalTime t) { return fd->lower->methods->send(fd->lower, b, n, f, t); }
+static PRInt32 l_recv(PRFileDesc *fd, void *b, PRInt32 n, PRIntn f, PRIntervalTime t) { return fd->lower->methods->recv(fd->lower, b, n, f, t); }
+
+static PRFileDesc *connect_to(int port) {
+	PRFileDesc *s = PR_NewTCPSocket();
+	PRNetAddr a;
+	PR_InitializeNetAddr(PR_IpAddrLoopback, (PRUint16)port, &a);
+	if (!s || PR_Connect(s, &a, PR_INTERVAL_NO_TIMEOUT) != PR_SUCCESS) {
+		fprintf(stderr, "connect %d failed: %d\\n", port, PR_GetError());
+		exit(2);
+	}
+	return s;
+}
+
+/* usage: nsprclient <plain tcp port> <tls port> <file> <path> <layered 0|1> */
+int main(int argc, char **argv) {
+	if (argc != 6) return 1;
+	int plain = atoi(argv[1]), tls = atoi(argv[2]), layered = atoi(argv[5]);
+	PR_Init(PR_USER_THREAD, PR_PRIORITY_NORMAL, 1);
+	if (NSS_NoDB_Init(NULL) != SECSuccess) return 3;
+	NSS_SetDomesticPolicy();
+	/* plain TCP: PR_Write and PR_Send of bytes that are not TLS */
+	PRFileDesc *p = connect_to(plain);
+	const char *m1 = "PLAIN-PR_Write not TLS\\n", *m2 = "PLAIN-PR_Send not TLS\\n";
+	PR_Write(p, m1, (PRInt32)strlen(m1));
+	PR_Send(p, m2, (PRInt32)strlen(m2), 0, PR_INTERVAL_NO_TIMEOUT);
+	PR_Close(p);
+	/* a file */
+	PRFileDesc *f = PR_Open(argv[3], PR_WRONLY | PR_CREATE_FILE | PR_TRUNCATE, 0600);
+	const char *m3 = "FILE-PR_Write not TLS\\n";
+	PR_Write(f, m3, (PRInt32)strlen(m3));
+	PR_Close(f);
+	/* TLS, optionally with a pass-through layer pushed on top of NSS's SSL layer (as Firefox's PSM does) */
+	PRFileDesc *ssl = SSL_ImportFD(NULL, connect_to(tls));
+	SSL_OptionSet(ssl, SSL_SECURITY, PR_TRUE);
+	SSL_OptionSet(ssl, SSL_HANDSHAKE_AS_CLIENT, PR_TRUE);
+	SSL_AuthCertificateHook(ssl, accept_any, NULL);
+	SSL_SetURL(ssl, "localhost");
+	SSL_ResetHandshake(ssl, PR_FALSE);
+	if (layered) {
+		layer_methods = *PR_GetDefaultIOMethods();
+		layer_methods.file_type = PR_DESC_LAYERED;
+		layer_methods.write = l_write;
+		layer_methods.read = l_read;
+		layer_methods.send = l_send;
+		layer_methods.recv = l_recv;
+		PRFileDesc *layer = PR_CreateIOLayerStub(PR_GetUniqueIdentity("test layer"), &layer_methods);
+		if (PR_PushIOLayer(ssl, PR_TOP_IO_LAYER, layer) != PR_SUCCESS) return 6;
+	}
+	char req[256];
+	snprintf(req, sizeof req, "GET /%s HTTP/1.0\\r\\n\\r\\n", argv[4]);
+	if (PR_Write(ssl, req, (PRInt32)strlen(req)) <= 0) {
+		fprintf(stderr, "write failed: %d\\n", PR_GetError());
+		return 4;
+	}
+	char buf[4096];
+	int n, total = 0;
+	while ((n = PR_Read(ssl, buf, sizeof buf)) > 0) {
+		fwrite(buf, 1, (size_t)n, stdout);
+		total += n;
+	}
+	PR_Close(ssl);
+	NSS_Shutdown();
+	return total > 0 ? 0 : 5;
+}
+`;
+
+test('nss text: plain-socket and file PR_Write/PR_Send are not TLS; TLS is captured, also under a layer pushed above SSL', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gcc', 'pkg-config')) return;
+  if (!existsSync('/usr/include/nss/ssl.h') || !existsSync('/usr/include/nspr/prio.h')) {
+    assert.fail('NSS/NSPR headers missing: apt-get install libnss3-dev libnspr4-dev');
+  }
+  const src = join(dir, 'nsprclient.c');
+  const bin = join(dir, 'nsprclient');
+  writeFileSync(src, NSPR_CLIENT_C);
+  const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'nss'], { encoding: 'utf8' }).stdout.trim().split(/\s+/);
+  const cc = spawnSync('gcc', ['-Wall', '-O1', '-o', bin, src, ...flags], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, `gcc: ${cc.stderr}`);
+  // a plain TCP server that just collects what it gets
+  let plainBytes = '';
+  const sockets = new Set<Socket>();
+  const plain = createServer((c) => {
+    sockets.add(c);
+    c.on('data', (d) => (plainBytes += d.toString('latin1')));
+    c.on('close', () => sockets.delete(c));
+  });
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
+  const plainPort = (plain.address() as { port: number }).port;
+  try {
+    const cap = await startCapture(['nss']);
+    const runs = [];
+    for (const layered of ['0', '1']) {
+      const r = await run(bin, [String(plainPort), String(port), join(dir, `nsprfile-${layered}.txt`), `t1${layered}.txt`, layered]);
+      assert.equal(r.code, 0, `nsprclient layered=${layered}: ${r.stderr}`);
+      runs.push(r);
+    }
+    await sleep(300);
+    assert.equal(await cap.stop(), 0, cap.stderr());
+    assert.match(plainBytes, /PLAIN-PR_Write not TLS[\s\S]*PLAIN-PR_Send not TLS/, 'the plain server got the plain writes');
+    const all = cap.events().toString('latin1');
+    assert.doesNotMatch(all, /PLAIN-PR_(Write|Send) not TLS/, 'plain TCP writes are not reported as TLS');
+    assert.doesNotMatch(all, /FILE-PR_Write not TLS/, 'file writes are not reported');
+    const events = parseTextEvents(cap.events());
+    for (const [i, r] of runs.entries()) {
+      const reqs = requestsFor(events, `t1${i}.txt`);
+      assert.equal(reqs.length, 1, `layered=${i}: the TLS request once (got ${reqs.length})`);
+      assert.equal(reqs[0]!.pid, r.pid);
+      assert.equal(reqs[0]!.dst, `127.0.0.1:${port}`);
+      assert.match(bytesOf(events, r.pid, 'READ').toString('latin1'), new RegExp(`hello t1${i}\\n$`), `layered=${i}: the response`);
+      assert.ok(events.filter((e) => e.pid === r.pid).every((e) => e.src === `127.0.0.1:${port}` || e.dst === `127.0.0.1:${port}`), `layered=${i}: only the TLS connection`);
+    }
+  } finally {
+    for (const c of sockets) c.destroy();
+    await new Promise<void>((r) => plain.close(() => r()));
   }
 });
 

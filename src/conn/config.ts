@@ -50,7 +50,10 @@ export const DEFAULT_TRACKER_CONFIG: Readonly<TrackerConfig> = Object.freeze({
   limits: DEFAULT_LIMITS,
 });
 
-export function makeTrackerConfig(over: Partial<Omit<TrackerConfig, 'limits'>> & { limits?: Partial<Limits> } = {}): TrackerConfig {
+/** Tracker options as given by callers: any subset, parser limits included. */
+export type TrackerOptions = Partial<Omit<TrackerConfig, 'limits'>> & { limits?: Partial<Limits> };
+
+export function makeTrackerConfig(over: TrackerOptions = {}): TrackerConfig {
   const { limits, ...rest } = over;
   return { ...DEFAULT_TRACKER_CONFIG, ...rest, limits: { ...DEFAULT_LIMITS, ...limits } };
 }

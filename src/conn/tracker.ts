@@ -16,7 +16,7 @@ import type { CaptureRecord, ConnCloseRecord, ConnTuple, DataRecord, Direction, 
 import { ConnParser, type ConnEvent, type H2State } from '../protocols/connection.js';
 import { MemBudget } from '../protocols/limits.js';
 import { newParserCounters, type ParserCounters } from '../protocols/parser.js';
-import { makeTrackerConfig, type TrackerConfig } from './config.js';
+import { makeTrackerConfig, type TrackerConfig, type TrackerOptions } from './config.js';
 import { DormantConns } from './dormant.js';
 import { closeRecord, gapRecord, l7Record, noticeRecord, tagOf, type Tag } from './records.js';
 import { itemLength, SeqOrder, type OrderItem, type Released } from './reorder.js';
@@ -87,7 +87,7 @@ export class ConnTracker {
   /** the record being handed to a parser (raw events for it pass it through unchanged) */
   private current: DataRecord | undefined;
 
-  constructor(config: Partial<TrackerConfig> = {}) {
+  constructor(config: TrackerOptions = {}) {
     this.config = makeTrackerConfig(config);
     this.total = new MemBudget(this.config.maxTotalBytes);
     this.dormant = new DormantConns(this.config.dormantConns, this.config.dormantH2Bytes);

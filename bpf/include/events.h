@@ -143,7 +143,7 @@ enum ms_flags {
 /* master_secret_event.source: which hook found the handshake complete */
 enum ms_source {
 	MS_SRC_HANDSHAKE = 1, /* SSL_do_handshake returned 1 */
-	MS_SRC_IO = 2,        /* SSL_read/SSL_write (or _ex) moved data: the handshake was done implicitly */
+	MS_SRC_IO = 2,        /* entry of SSL_read/SSL_write (or _ex): the handshake completed earlier, maybe inside one */
 };
 
 #define ECAP_SECRET_LEN 64
@@ -252,7 +252,8 @@ enum text_source {
 	TEXT_MYSQL_CMD = 4,  /* dispatch_command entry: aux = enum_server_command, session = THD*, value = statement
 	                      * id (COM_STMT_*); payload = the command's text (COM_QUERY, COM_STMT_PREPARE, COM_INIT_DB) */
 	TEXT_MYSQL_END = 5,  /* dispatch_command returned: retval = its return value (1 = close the connection),
-	                      * aux = SQL error number (0 none), value = statement id sent by COM_STMT_PREPARE;
+	                      * aux = SQL error number (0 none), value = the prepared statement object that
+	                      * COM_STMT_PREPARE created or COM_STMT_EXECUTE ran (0 unknown);
 	                      * payload = SQLSTATE, NUL, error message */
 	TEXT_PG_QUERY = 6,   /* a statement's text; aux = the protocol message it came in ('Q' simple query,
 	                      * 'P' parse, 'B' bind: an execution of a prepared statement) */

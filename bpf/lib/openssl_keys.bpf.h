@@ -11,11 +11,12 @@
  * the first target's): it is used for lib_id 0 - what every probe reads where the kernel has no attach cookies
  * (Linux < 5.15) - and for ids without an entry; it is copied into lib_layouts[0] on first use.
  *
- * WHEN. The secrets are complete once the handshake is: SSL_do_handshake returned 1 (SSL_connect/SSL_accept call
- * it), or SSL_read/SSL_write (or _ex) moved application data (handshakes done implicitly inside them, e.g. by
- * memory-BIO users such as node). Every such return reads the 32-byte client_random and compares it with the one
- * last reported for this (process, SSL*): only a new one (new connection, renegotiation, reused SSL*) costs the
- * full read, and nothing is sent twice.
+ * WHEN. The secrets are complete once the handshake is: when SSL_do_handshake returns 1 (SSL_connect/SSL_accept
+ * call it), and at the entry of any later SSL_read/SSL_write (or _ex) - which catches handshakes done implicitly
+ * inside those calls (memory-BIO users such as node never call SSL_do_handshake). Every check reads the 32-byte
+ * client_random and compares it with the one last reported for this (process, SSL*): only a new one (new
+ * connection, renegotiation, reused SSL*) costs the full read, an incomplete handshake is checked again at the
+ * next call, and nothing is sent twice.
  *
  * BoringSSL frees its handshake state (SSL_HANDSHAKE, where TLS 1.3 keeps the handshake and traffic secrets)
  * before SSL_do_handshake returns, and its OPENSSL_free wipes it. So while one of our TLS calls is in progress on

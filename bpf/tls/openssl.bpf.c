@@ -4,9 +4,12 @@
  * One object for the whole family: version differences live in rodata/maps set by userspace, not in build
  * variants. Userspace attaches these programs to each hooked file with an attach cookie naming the file.
  *
- * Modes (rodata): text mode sends plaintext (capture_data = 1, capture_keys = 0); keylog and pcap modes send
- * only the connections' secrets (capture_data = 0, capture_keys = 1, see openssl_keys.bpf.h). The verifier
- * drops the unused half.
+ * Modes: text mode attaches the plaintext programs (uprobe/uretprobe_ssl_read/write[_ex]); keylog and pcap modes
+ * attach the key programs instead (uprobe_ssl_io_keys on the entries of SSL_read/SSL_write[_ex], and
+ * uprobe/uretprobe_ssl_do_handshake), with rodata capture_keys = 1 and capture_data = 0 (openssl_keys.bpf.h).
+ * Entry probes only on the data calls in those modes: a uretprobe costs about as much again as its uprobe, and a
+ * handshake completed inside SSL_read/SSL_write (memory-BIO users such as node never call SSL_do_handshake) is
+ * found at the entry of the connection's next SSL_read/SSL_write.
  */
 #include "tls_data.bpf.h"
 #include "openssl_keys.bpf.h"
@@ -17,18 +20,12 @@ const volatile __u32 capture_data = 1;
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_write, void *ssl, const void *buf, int num)
 {
-	keys_enter(ctx, (__u64)ssl);
-	if (!capture_data)
-		return 0;
 	return tls_enter(ctx, (__u64)ssl, (__u64)buf, 0, DIR_WRITE);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_ssl_write)
 {
-	keys_exit(ctx, (int)PT_REGS_RC(ctx) > 0, MS_SRC_IO);
-	if (!capture_data)
-		return 0;
 	return tls_exit(ctx, 0);
 }
 
@@ -36,18 +33,12 @@ int BPF_KRETPROBE(uretprobe_ssl_write)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_read, void *ssl, void *buf, int num)
 {
-	keys_enter(ctx, (__u64)ssl);
-	if (!capture_data)
-		return 0;
 	return tls_enter(ctx, (__u64)ssl, (__u64)buf, 0, DIR_READ);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_ssl_read)
 {
-	keys_exit(ctx, (int)PT_REGS_RC(ctx) > 0, MS_SRC_IO);
-	if (!capture_data)
-		return 0;
 	return tls_exit(ctx, 0);
 }
 
@@ -55,18 +46,12 @@ int BPF_KRETPROBE(uretprobe_ssl_read)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_write_ex, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	keys_enter(ctx, (__u64)ssl);
-	if (!capture_data)
-		return 0;
 	return tls_enter(ctx, (__u64)ssl, (__u64)buf, (__u64)written, DIR_WRITE);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_ssl_write_ex)
 {
-	keys_exit(ctx, (int)PT_REGS_RC(ctx) == 1, MS_SRC_IO);
-	if (!capture_data)
-		return 0;
 	return tls_exit(ctx, 1);
 }
 
@@ -74,19 +59,23 @@ int BPF_KRETPROBE(uretprobe_ssl_write_ex)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_read_ex, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	keys_enter(ctx, (__u64)ssl);
-	if (!capture_data)
-		return 0;
 	return tls_enter(ctx, (__u64)ssl, (__u64)buf, (__u64)readbytes, DIR_READ);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_ssl_read_ex)
 {
-	keys_exit(ctx, (int)PT_REGS_RC(ctx) == 1, MS_SRC_IO);
-	if (!capture_data)
-		return 0;
 	return tls_exit(ctx, 1);
+}
+
+/* keylog/pcap modes: the entry of SSL_read/SSL_write/_ex: report the secrets of a handshake completed earlier */
+SEC("uprobe")
+int BPF_KPROBE(uprobe_ssl_io_keys, void *ssl)
+{
+	if (!capture_keys || !pass_filter())
+		return 0;
+	keys_check(ctx, (__u64)ssl, (__u32)bpf_get_attach_cookie(ctx), MS_SRC_IO);
+	return 0;
 }
 
 /* int SSL_do_handshake(SSL *s): 1 = handshake complete (keylog/pcap modes only) */

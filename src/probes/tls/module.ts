@@ -28,7 +28,7 @@ import { PcapngWriter } from '../../output/pcapng/writer.js';
 import { encodeLibOffsets } from '../../tls/lib-offsets.js';
 import { selectForcedLayout } from '../../tls/openssl-version.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
-import { applyLiveFilter, baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { applyLiveFilter, onlyFilterChanged, baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
 import { compileFilter, type CompiledFilter } from './cbpf.js';
 import { resolveInterface, type NetInterface } from './iface.js';
 import { KeySink } from './keys.js';
@@ -36,11 +36,23 @@ import { describeLayout, layoutForFile, layoutMapEntry, type TargetLayout } from
 import { PacketCapture, assertTcSupported } from './packets.js';
 import { inspectSslFile, processSslTargets, systemSslTargets, type SslFunc, type SslTarget } from './targets.js';
 
-const PROGRAMS: Record<SslFunc, { entry: string; ret?: string }> = {
+type Programs = Partial<Record<SslFunc, { entry: string; ret?: string }>>;
+
+/** text mode: the plaintext of every read and write */
+const TEXT_PROGRAMS: Programs = {
   SSL_write: { entry: 'uprobe_ssl_write', ret: 'uretprobe_ssl_write' },
   SSL_read: { entry: 'uprobe_ssl_read', ret: 'uretprobe_ssl_read' },
   SSL_write_ex: { entry: 'uprobe_ssl_write_ex', ret: 'uretprobe_ssl_write_ex' },
   SSL_read_ex: { entry: 'uprobe_ssl_read_ex', ret: 'uretprobe_ssl_read_ex' },
+  SSL_free: { entry: 'uprobe_ssl_free' },
+};
+
+/** keylog/pcap modes: the secrets when SSL_do_handshake returns 1, else at the next read/write entry */
+const KEY_PROGRAMS: Programs = {
+  SSL_write: { entry: 'uprobe_ssl_io_keys' },
+  SSL_read: { entry: 'uprobe_ssl_io_keys' },
+  SSL_write_ex: { entry: 'uprobe_ssl_io_keys' },
+  SSL_read_ex: { entry: 'uprobe_ssl_io_keys' },
   SSL_free: { entry: 'uprobe_ssl_free' },
   SSL_do_handshake: { entry: 'uprobe_ssl_do_handshake', ret: 'uretprobe_ssl_do_handshake' },
 };
@@ -303,8 +315,8 @@ export class TlsModule implements CaptureModule {
         }
         if (layout.kind === 'boringssl') this.ensureBsslTracepoints();
       }
-      for (const [fn, progs] of Object.entries(PROGRAMS) as [SslFunc, { entry: string; ret?: string }][]) {
-        if (fn === 'SSL_do_handshake' && this.mode === 'text') continue;
+      const programs = this.mode === 'text' ? TEXT_PROGRAMS : KEY_PROGRAMS;
+      for (const [fn, progs] of Object.entries(programs) as [SslFunc, { entry: string; ret?: string }][]) {
         const offset = t.offsets[fn];
         if (offset === undefined) continue;
         const base = { path: t.path, offset, pid, cookie: id, symbol: fn };
@@ -328,12 +340,7 @@ export class TlsModule implements CaptureModule {
    * every process (no --pid at start) and no packet capture runs; anything else asks for a restart.
    */
   async reconfigure(config: Config): Promise<boolean> {
-    const LIVE = new Set(['pid', 'uid', 'cgroupPath']);
-    const OUTPUT = new Set(['eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen', 'ecaptureq', 'apiToken', 'idleTimeout']);
-    const changed = Object.keys({ ...this.config, ...config }).filter(
-      (k) => !OUTPUT.has(k) && JSON.stringify(this.config[k]) !== JSON.stringify(config[k]),
-    );
-    if (!this.obj || this.packets || Number(this.config.pid ?? 0) > 0 || !changed.every((k) => LIVE.has(k))) return false;
+    if (!this.obj || this.packets || Number(this.config.pid ?? 0) > 0 || !onlyFilterChanged(this.config, config)) return false;
     applyLiveFilter(this.obj, config);
     this.config = config;
     return true;

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { CaptureError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
-import { EventKind, PktFlags, decodePacketEvent } from '../../gen/events.js';
+import { EventHdrLayout, EventKind, PacketEventLayout, PktFlags } from '../../gen/events.js';
 import { features, tracefsPath } from '../../bpf/features.js';
 import { native } from '../../bpf/native.js';
 import { LoadedObject, rodata, type OpenOptions } from '../../bpf/object.js';
@@ -18,6 +18,21 @@ import { btfPath, cgroupFilterId, filterRodata, ringBytes, usePerfBuffer, wakeup
 import { cbpfRodata, type CompiledFilter } from './cbpf.js';
 import type { NetInterface } from './iface.js';
 import { flowKeyBytes, procSockets, skOwnerBytes, socketOwners } from './sockets.js';
+
+/** Byte offsets in a packet_event sample, from the generated layout. */
+const H = Object.fromEntries(EventHdrLayout.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const L = Object.fromEntries(PacketEventLayout.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const P = {
+  ts_ns: L.hdr! + H.ts_ns!,
+  pid: L.hdr! + H.pid!,
+  uid: L.hdr! + H.uid!,
+  comm: L.hdr! + H.comm!,
+  pkt_flags: L.pkt_flags!,
+  len: L.len!,
+  cap_len: L.cap_len!,
+  peer_pid: L.peer_pid!,
+  data: PacketEventLayout.DATA_OFFSET,
+};
 
 /** pkt_counters indexes (enum pkt_counter in tc_capture.bpf.c) */
 const PC = { SEEN: 0, FILTERED: 1, NOT_OURS: 2, SENT: 3 } as const;
@@ -199,43 +214,55 @@ export class PacketCapture {
     }
   }
 
+  /** One packet event: the hot path (no full decode; comments cached per owner). */
   handle(sample: Buffer): void {
-    if (sample.length < 4 || sample.readUInt32LE(0) !== EventKind.EVENT_PACKET) {
-      this.counters.unknown++;
+    if (sample.length < P.data || sample.readUInt32LE(0) !== EventKind.EVENT_PACKET) {
+      if (sample.length < P.data) this.counters.short++;
+      else this.counters.unknown++;
       return;
     }
-    const e = decodePacketEvent(sample);
-    if (!e) {
-      this.counters.short++;
-      return;
-    }
-    const data = e.data.length > e.capLen ? e.data.subarray(0, e.capLen) : e.data;
+    const len = sample.readUInt32LE(P.len);
+    const capLen = Math.min(sample.readUInt32LE(P.cap_len), sample.length - P.data);
+    const data = sample.subarray(P.data, P.data + capLen);
     const f = this.o.filter;
-    if (f?.placement === 'user' && native().pcapFilter(f.program, data, e.len) === 0) {
+    if (f?.placement === 'user' && native().pcapFilter(f.program, data, len) === 0) {
       this.counters.userFiltered++;
       return;
     }
+    const flags = sample.readUInt32LE(P.pkt_flags);
     this.counters.packets++;
-    this.counters.bytes += e.len;
-    const owned = (e.pktFlags & PktFlags.PKT_OWNER) !== 0;
-    if (owned) this.counters.owned++;
-    const p: Parameters<PcapngWriter['addPacket']>[0] = {
-      interfaceId: this.o.interfaceId,
-      tsNs: this.o.wallClock(e.hdr.tsNs),
-      data,
-      origLen: e.len,
-    };
-    if (!this.o.iface.loopback) p.direction = e.pktFlags & PktFlags.PKT_EGRESS ? 'outbound' : 'inbound';
-    if (owned) {
-      p.pid = e.hdr.pid;
-      p.comm = e.hdr.comm;
-      const extra: string[] = [];
-      if (e.hdr.uid !== 0) extra.push(`uid=${e.hdr.uid}`);
-      if (!(e.pktFlags & PktFlags.PKT_SENDER)) extra.push('(receiver)');
-      if (e.pktFlags & PktFlags.PKT_PEER_OWNER) extra.push(`peer_pid=${e.peerPid}`);
-      if (extra.length) p.comment = extra.join(' ');
+    this.counters.bytes += len;
+    const tsMono = sample.readUInt32LE(P.ts_ns) + sample.readUInt32LE(P.ts_ns + 4) * 4294967296;
+    const p: Parameters<PcapngWriter['addPacket']>[0] = { interfaceId: this.o.interfaceId, tsNs: this.o.wallClock(tsMono), data, origLen: len };
+    if (!this.o.iface.loopback) p.direction = flags & PktFlags.PKT_EGRESS ? 'outbound' : 'inbound';
+    if (flags & PktFlags.PKT_OWNER) {
+      this.counters.owned++;
+      p.comment = this.comment(sample, flags);
     }
     this.o.writer.addPacket(p);
+  }
+
+  private comments = new Map<string, string>();
+
+  /** "pid=123 comm=curl [uid=1000] [(receiver)] [peer_pid=456]", cached per owner and flags. */
+  private comment(sample: Buffer, flags: number): string {
+    const pid = sample.readUInt32LE(P.pid);
+    const uid = sample.readUInt32LE(P.uid);
+    const peer = flags & PktFlags.PKT_PEER_OWNER ? sample.readUInt32LE(P.peer_pid) : 0;
+    const key = `${pid}/${uid}/${flags & (PktFlags.PKT_SENDER | PktFlags.PKT_PEER_OWNER)}/${peer}/${sample.toString('latin1', P.comm, P.comm + 4)}`;
+    let c = this.comments.get(key);
+    if (c === undefined) {
+      const z = sample.indexOf(0, P.comm);
+      const comm = sample.toString('utf8', P.comm, z >= P.comm && z < P.comm + 16 ? z : P.comm + 16);
+      const parts = [`pid=${pid}`, `comm=${comm}`];
+      if (uid !== 0) parts.push(`uid=${uid}`);
+      if (!(flags & PktFlags.PKT_SENDER)) parts.push('(receiver)');
+      if (peer) parts.push(`peer_pid=${peer}`);
+      c = parts.join(' ');
+      if (this.comments.size > 4096) this.comments.clear();
+      this.comments.set(key, c);
+    }
+    return c;
   }
 
   drain(): void {

@@ -1,0 +1,171 @@
+/**
+ * pcap mode under load: nginx (1 worker, HTTPS on 127.0.0.1) driven by wrk while `ecapture tls -m pcap -i lo`
+ * writes every packet of that port to a pcapng file on tmpfs (so the disk is not measured). Reported: packets/s
+ * and MB/s written, kernel drops (ring buffer full), and wrk's rate with and without the capture; for small
+ * responses (many small packets) and 64 KiB responses (throughput). Then where the pcap filter runs: a filter
+ * that rejects all of the load, in the kernel (classic BPF interpreter in the TC program) and in userspace
+ * (libpcap's bpf_filter on every packet the kernel sends), compared by the capture's CPU time.
+ *
+ *   node dist/bench/run.js pcap          (root; nginx, wrk, openssl)
+ *   ECAPTURE_BENCH_SECONDS=10            duration of each run (default 8)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../src/util/paths.js';
+import type { BenchResult } from './types.js';
+
+const CLI = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+function startNginx(dir: string, port: number): ChildProcess {
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'small.html'), 'hello from nginx\n');
+  writeFileSync(join(dir, 'big.bin'), Buffer.alloc(64 << 10, 0x61));
+  writeFileSync(join(dir, 'nginx.conf'), `
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${dir}/cert.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    root ${dir};
+  }
+}`);
+  return spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+}
+
+function wrk(url: string, seconds: number): number {
+  const r = spawnSync('wrk', ['-t1', '-c4', `-d${seconds}s`, url], { encoding: 'utf8' });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  if (!m) throw new Error(`wrk failed: ${r.stdout} ${r.stderr}`);
+  return Number(m[1]);
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  const done = new Promise((r) => p.on('exit', r));
+  p.kill('SIGINT');
+  await Promise.race([done, sleep(20_000)]);
+}
+
+/** utime + stime of a process, ms */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks: 100/s on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+interface CaptureRun {
+  seconds: number;
+  rps: number;
+  packets: number;
+  fileBytes: number;
+  seen: number;
+  ringFull: number;
+  cpuMs: number;
+}
+
+/** One capture of `filter` on lo during a wrk run against `url`. */
+async function captureRun(dir: string, filter: string[], url: string, seconds: number, env: NodeJS.ProcessEnv = {}): Promise<CaptureRun> {
+  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const out = join(shm, `ecap-bench-${process.pid}.pcapng`);
+  const keys = join(dir, 'keys.log');
+  rmSync(out, { force: true });
+  const cap = spawn(process.execPath, [CLI, 'tls', '-m', 'pcap', '-i', 'lo', '-w', out, '-k', keys, '--eventaddr', '/dev/null', ...filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let err = '';
+  cap.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const t0 = Date.now();
+  while (!/capture started/.test(err)) {
+    if (cap.exitCode !== null || Date.now() - t0 > 30_000) throw new Error(`capture did not start: ${err.slice(-500)}`);
+    await sleep(50);
+  }
+  const cpu0 = cpuMs(cap.pid!);
+  const rps = wrk(url, seconds);
+  await sleep(300);
+  const cpu1 = cpuMs(cap.pid!);
+  await stop(cap);
+  const line = /pcapng written (.*)|nothing captured on \S+: .*?(pcapfile=.*)/.exec(err)?.[0] ?? '';
+  const num = (k: string): number => Number(new RegExp(`\\b${k}=(\\d+)`).exec(line)?.[1] ?? NaN);
+  const fileBytes = existsSync(out) ? statSync(out).size : 0;
+  rmSync(out, { force: true });
+  return { seconds, rps, packets: num('packets'), fileBytes, seen: num('seen'), ringFull: num('ringFull'), cpuMs: cpu1 - cpu0 };
+}
+
+export async function benchPcap(opts: { seconds?: number } = {}): Promise<BenchResult[]> {
+  const seconds = opts.seconds ?? Number(process.env.ECAPTURE_BENCH_SECONDS ?? 8);
+  if (process.getuid?.() !== 0) return [{ name: 'pcap: skipped (needs root)', value: 0, unit: '' }];
+  for (const c of ['nginx', 'wrk', 'openssl']) {
+    if (!have(c)) return [{ name: `pcap: skipped (${c} not installed; scripts/setup.sh --bench)`, value: 0, unit: '' }];
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ecap-bench-pcap-'));
+  chmodSync(dir, 0o755);
+  const port = 20000 + ((process.pid + 7919) % 20000);
+  const nginx = startNginx(dir, port);
+  const results: BenchResult[] = [];
+  try {
+    await sleep(500);
+    const small = `https://127.0.0.1:${port}/small.html`;
+    const big = `https://127.0.0.1:${port}/big.bin`;
+    wrk(small, 2); // warm-up
+    const bare = wrk(small, seconds);
+    const port_ = ['tcp', 'port', String(port)];
+
+    const s = await captureRun(dir, port_, small, seconds);
+    results.push(
+      { name: 'nginx+wrk small responses, no capture', value: Math.round(bare), unit: 'req/s' },
+      { name: 'nginx+wrk small responses, pcap -i lo capturing', value: Math.round(s.rps), unit: 'req/s' },
+      { name: 'pcap small packets: packets written', value: Math.round(s.packets / s.seconds), unit: 'pkt/s' },
+      { name: 'pcap small packets: bytes written', value: Math.round((s.fileBytes / s.seconds / 1e6) * 10) / 10, unit: 'MB/s' },
+      { name: 'pcap small packets: kernel drops (ring full)', value: s.ringFull, unit: 'packets', target: '0' },
+      { name: 'pcap small packets: capture CPU per 1000 packets', value: Math.round((s.cpuMs / Math.max(1, s.packets)) * 1000 * 100) / 100, unit: 'ms' },
+    );
+
+    const b = await captureRun(dir, port_, big, seconds);
+    results.push(
+      { name: 'pcap 64 KiB responses: packets written', value: Math.round(b.packets / b.seconds), unit: 'pkt/s' },
+      { name: 'pcap 64 KiB responses: bytes written', value: Math.round((b.fileBytes / b.seconds / 1e6) * 10) / 10, unit: 'MB/s' },
+      { name: 'pcap 64 KiB responses: kernel drops (ring full)', value: b.ringFull, unit: 'packets', target: '0' },
+      { name: 'pcap 64 KiB responses: wrk with capture', value: Math.round(b.rps), unit: 'req/s' },
+    );
+
+    // a filter that rejects the whole load: where it runs decides what the load costs the capture
+    const reject = ['udp', 'port', '9'];
+    const k = await captureRun(dir, reject, small, seconds);
+    const u = await captureRun(dir, reject, small, seconds, { ECAPTURE_PCAP_FILTER: 'user' });
+    const perK = (r: CaptureRun): number => Math.round((r.cpuMs / Math.max(1, r.seen)) * 1000 * 1000) / 1000;
+    results.push(
+      { name: 'filter rejecting the load, in the kernel: capture CPU per 1000 packets seen', value: perK(k), unit: 'ms' },
+      { name: 'filter rejecting the load, in userspace (libpcap): capture CPU per 1000 packets seen', value: perK(u), unit: 'ms' },
+      { name: 'filter rejecting the load: wrk with kernel filter', value: Math.round(k.rps), unit: 'req/s' },
+      { name: 'filter rejecting the load: wrk with userspace filter', value: Math.round(u.rps), unit: 'req/s' },
+      { name: 'filter rejecting the load: userspace filter drops (ring full)', value: u.ringFull, unit: 'packets' },
+    );
+  } finally {
+    if (nginx.exitCode === null) {
+      const done = new Promise((r) => nginx.on('exit', r));
+      nginx.kill('SIGQUIT');
+      await Promise.race([done, sleep(10_000)]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}

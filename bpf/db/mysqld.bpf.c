@@ -12,9 +12,13 @@
  *   uretprobe dispatch_command  the command is over: return value and the error recorded meanwhile
  *   uprobe Diagnostics_area::set_error_status(this, uint sql_errno, const char *msg, const char *sqlstate)
  *                               the error the statement ends with (the one the client receives)
- *   uprobe my_net_write(NET *, const uchar *buf, size_t len)
- *                               during COM_STMT_PREPARE: the 12-byte PREPARE_OK packet (0x00, u32 id, ...)
- *                               names the statement id that later COM_STMT_EXECUTE packets refer to
+ *   uprobe Statement_map::insert(THD *, Statement *) (MariaDB, MySQL 5.x) or
+ *          Prepared_statement_map::insert(Prepared_statement *) (MySQL 8)
+ *                               during COM_STMT_PREPARE: the statement object it creates
+ *   uprobe Prepared_statement::execute_loop / execute_bulk_loop (this = the statement object)
+ *                               during COM_STMT_EXECUTE: the statement object it runs; userspace pairs the
+ *                               two pointers, so an execution is shown with its prepared text (no struct
+ *                               offsets needed; both are called once per statement, not per row)
  * Only the commands below are reported; COM_SLEEP/QUIT/PING/STATISTICS and replication are not.
  */
 #include "../shell/text.bpf.h"
@@ -33,11 +37,9 @@
 struct mysql_call {
 	__u64 id;
 	__u64 thd;
-	__u64 stmt_id;     /* COM_STMT_PREPARE: id in the PREPARE_OK packet */
+	__u64 stmt;        /* the prepared statement object created (PREPARE) or run (EXECUTE), 0 unknown */
 	__u32 cmd;
 	__u32 sql_errno;
-	__u32 has_stmt_id;
-	__u32 _pad;
 	char sqlstate[8];
 	char msg[MSG_MAX];
 };
@@ -93,8 +95,7 @@ static __always_inline int mysql_enter(void *ctx, __u32 cmd, __u64 thd, __u64 te
 	c->id = bpf_ktime_get_ns();
 	c->thd = thd;
 	c->cmd = cmd;
-	c->stmt_id = 0;
-	c->has_stmt_id = 0;
+	c->stmt = 0;
 	c->sql_errno = 0;
 	c->sqlstate[0] = 0;
 	c->msg[0] = 0;
@@ -170,7 +171,7 @@ int BPF_KRETPROBE(uretprobe_dispatch_command, long ret)
 		e->session = c->thd;
 		e->retval = (int)(ret & 0xff); /* bool */
 		e->aux = c->sql_errno;
-		e->value = c->has_stmt_id ? c->stmt_id : 0;
+		e->value = c->stmt;
 		if (c->sql_errno) {
 			r = bpf_probe_read_kernel_str(e->payload, 8, c->sqlstate);
 			n = r > 0 ? (__u32)r : 1;
@@ -206,19 +207,36 @@ int BPF_KPROBE(uprobe_set_error_status, void *da, unsigned int sql_errno, const 
 	return 0;
 }
 
-/* my_bool my_net_write(NET *net, const uchar *packet, size_t len) */
+/*
+ * Statement_map::insert(this, THD *, Statement *) / Prepared_statement_map::insert(this, Prepared_statement *):
+ * the attach cookie is the argument number of the statement (2 or 1, counting `this` as 0).
+ */
 SEC("uprobe")
-int BPF_KPROBE(uprobe_net_write, void *net, const unsigned char *buf, unsigned long len)
+int BPF_KPROBE(uprobe_stmt_insert)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct mysql_call *c = bpf_map_lookup_elem(&mysql_calls, &pid_tgid);
-	unsigned char b[5] = {};
+	__u64 which = bpf_get_attach_cookie(ctx);
+	__u64 a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
 
-	if (!c || c->cmd != COM_STMT_PREPARE || c->has_stmt_id || len != 12 || !buf)
+	/* both loads first: a ctx offset chosen at run time is refused by the verifier */
+	barrier_var(a1);
+	barrier_var(a2);
+	if (!c || c->cmd != COM_STMT_PREPARE || c->stmt)
 		return 0;
-	if (bpf_probe_read_user(b, sizeof(b), buf) != 0 || b[0] != 0)
+	c->stmt = which == 1 ? a1 : a2;
+	return 0;
+}
+
+/* Prepared_statement::execute_loop(this, ...) / execute_bulk_loop(this, ...) */
+SEC("uprobe")
+int BPF_KPROBE(uprobe_stmt_execute, void *stmt)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct mysql_call *c = bpf_map_lookup_elem(&mysql_calls, &pid_tgid);
+
+	if (!c || (c->cmd != COM_STMT_EXECUTE && c->cmd != COM_STMT_BULK_EXECUTE) || c->stmt)
 		return 0;
-	c->stmt_id = (__u32)b[1] | ((__u32)b[2] << 8) | ((__u32)b[3] << 16) | ((__u32)b[4] << 24);
-	c->has_stmt_id = 1;
+	c->stmt = (__u64)stmt;
 	return 0;
 }

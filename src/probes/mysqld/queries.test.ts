@@ -13,6 +13,7 @@ function q(): { m: MysqlQueries; out: QueryRecord[] } {
   return { m: new MysqlQueries((ns) => BigInt(ns), (r: CaptureRecord) => out.push(r as QueryRecord)), out };
 }
 
+/** end.stmtId: the statement object the kernel reports at the end; `stmt`: the statement id in the packet */
 function cmd(m: MysqlQueries, id: number, com: number, text: string | undefined, end: { errno?: number; sqlstate?: string; msg?: string; retval?: number; stmtId?: number }, stmt = 0): void {
   const base = { kind: K, source: TextSource.TEXT_MYSQL_CMD, id, pid: 9, tid: 77, comm: 'mariadbd', session: THD, aux: com, value: stmt };
   if (text === undefined) m.handle(textSample(base));
@@ -46,20 +47,22 @@ test('a 100 KB query arrives whole with its length', () => {
   assert.equal(out[0]!.length, big.length);
 });
 
-test('prepared statements: EXECUTE shows the text PREPAREd on the same connection; CLOSE forgets it', () => {
+test('prepared statements: EXECUTE shows the text PREPAREd on the same connection (by statement object)', () => {
   const { m, out } = q();
-  cmd(m, 1, COM.STMT_PREPARE, 'select ? * 2', { stmtId: 5 });
-  cmd(m, 2, COM.STMT_EXECUTE, undefined, {}, 5);
-  cmd(m, 3, COM.STMT_EXECUTE, undefined, { errno: 1054, sqlstate: '42S22', msg: 'x' }, 6);
-  cmd(m, 4, COM.STMT_CLOSE, undefined, {}, 5);
-  cmd(m, 5, COM.STMT_EXECUTE, undefined, {}, 5);
-  assert.deepEqual(out.map((r) => [r.kind, r.query, r.length]), [
-    ['prepare', 'select ? * 2', 12],
-    ['execute', 'select ? * 2', 12],
-    ['execute', '<statement 6>', 0],
-    ['execute', '<statement 5>', 0],
+  const OBJ = 0x55aa0010;
+  cmd(m, 1, COM.STMT_PREPARE, 'select ? * 2', { stmtId: OBJ });
+  cmd(m, 2, COM.STMT_EXECUTE, undefined, { stmtId: OBJ }, 1);
+  cmd(m, 3, COM.STMT_EXECUTE, undefined, { errno: 1243, sqlstate: 'HY000', msg: 'Unknown prepared statement handler' }, 6);
+  cmd(m, 4, COM.STMT_CLOSE, undefined, {}, 1);
+  cmd(m, 5, COM.STMT_PREPARE, 'select * from nope', { errno: 1146, sqlstate: '42S02', msg: 'x' });
+  cmd(m, 6, COM.STMT_BULK_EXECUTE, undefined, { stmtId: OBJ }, 1);
+  assert.deepEqual(out.map((r) => [r.kind, r.query, r.length, r.status]), [
+    ['prepare', 'select ? * 2', 12, 'SUCCESS'],
+    ['execute', 'select ? * 2', 12, 'SUCCESS'],
+    ['execute', '<statement 6>', 0, 'ERROR 1243 (HY000): Unknown prepared statement handler'],
+    ['prepare', 'select * from nope', 18, 'ERROR 1146 (42S02): x'],
+    ['bulk_execute', 'select ? * 2', 12, 'SUCCESS'],
   ]);
-  assert.equal(out[2]!.status, 'ERROR 1054 (42S22): x');
 });
 
 test('the database follows COM_INIT_DB and USE; close-connection and unknown outcomes', () => {

@@ -4,8 +4,9 @@
  * dispatch_command returns, with its full text, its length, and its outcome (SUCCESS, or the SQL error the
  * statement ended with). Pure code.
  *
- * Prepared statements: the kernel reports the id the server sent in PREPARE_OK; an EXECUTE names that id, so
- * it is shown with the text prepared on the same connection (THD) when that PREPARE was seen. The database
+ * Prepared statements: the kernel reports the statement object a PREPARE created and the one an EXECUTE ran,
+ * so an execution is shown with the text prepared on the same connection (THD) when that PREPARE was seen
+ * (otherwise as `<statement N>`, N from the packet). The database
  * is the one the connection switched to with COM_INIT_DB or USE, when seen (not the one it connected with).
  */
 import { TextSource } from '../../gen/events.js';
@@ -47,6 +48,7 @@ interface OpenCmd {
 }
 
 interface Session {
+  /** statement object address → prepared text */
   stmts: BoundedMap<number, string>;
   db?: string;
 }
@@ -128,8 +130,6 @@ export class MysqlQueries implements AuditHandler {
         if (ok && e.value && o.text !== undefined) s.stmts.set(e.value, o.text);
         break;
       case COM.STMT_CLOSE:
-        s.stmts.delete(o.stmtId);
-        return;
       case COM.STMT_RESET:
       case COM.STMT_FETCH:
         return;
@@ -148,7 +148,7 @@ export class MysqlQueries implements AuditHandler {
     let length = o.length;
     if (query === undefined) {
       // EXECUTE / BULK_EXECUTE: the statement id, and its text when its PREPARE was seen
-      const prepared = s.stmts.get(o.stmtId);
+      const prepared = e.value ? s.stmts.get(e.value) : undefined;
       query = prepared ?? `<statement ${o.stmtId}>`;
       length = prepared === undefined ? 0 : Buffer.byteLength(prepared);
     }

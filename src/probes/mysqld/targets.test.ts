@@ -42,7 +42,10 @@ test('the full Diagnostics_area::set_error_status overload is chosen', () => {
 test('planMysqld on this machine\'s mariadbd', { skip: !existsSync('/usr/sbin/mariadbd') }, () => {
   const p = planMysqld({ mysqld: '/usr/sbin/mariadbd', funcname: '', offset: '0' });
   assert.equal(p.object, 'db/mysqld');
-  assert.deepEqual(p.uprobes.map((u) => u.program), ['uprobe_dispatch_command', 'uretprobe_dispatch_command', 'uprobe_set_error_status', 'uprobe_net_write']);
+  assert.deepEqual(p.uprobes.map((u) => u.program), ['uprobe_dispatch_command', 'uretprobe_dispatch_command', 'uprobe_set_error_status',
+    'uprobe_stmt_insert', 'uprobe_stmt_execute', 'uprobe_stmt_execute']);
+  assert.equal(p.uprobes[3]!.cookie, 2, 'Statement_map::insert(this, THD *, Statement *): the statement is argument 2');
+  assert.deepEqual(p.warnings, []);
   assert.equal(p.uprobes[0]!.symbol, MARIADB_10_11);
   assert.match(String(p.info.version), /^MariaDB 10\./);
   // the same function named by --funcname (plain name) and by --offset

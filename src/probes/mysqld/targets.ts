@@ -8,8 +8,10 @@
  *   - otherwise MariaDB and MySQL <= 5.6: dispatch_command(enum_server_command, THD *, char *packet, uint length, ...)
  * (a --offset without a symbol: the second, as eCapture does). The server's version comes from .rodata
  * ("10.11.19-MariaDB", "mysqld-8.0", "mysqld-5.7") and is only reported.
- * Optional: Diagnostics_area::set_error_status (the error a statement ends with) and my_net_write (the
- * statement id a COM_STMT_PREPARE answers with).
+ * Optional: Diagnostics_area::set_error_status (the error a statement ends with), and for prepared
+ * statements Statement_map::insert / Prepared_statement_map::insert (the statement object a PREPARE creates)
+ * with Prepared_statement::execute_loop / execute_bulk_loop (the object an EXECUTE runs). eCapture has no
+ * equivalent; my_net_write would also tell the statement id, but it runs once per result row.
  */
 import type { Config } from '../../config/schema.js';
 import { CaptureError } from '../../errors.js';
@@ -102,10 +104,12 @@ export function planMysqld(config: Config): AuditPlan {
     const layout = dispatchLayout(layoutName);
     const warnings: string[] = [];
     if (offset && !layoutName) warnings.push(`--offset 0x${offset.toString(16)} names no symbol: assuming the MariaDB / MySQL 5.6 signature of dispatch_command`);
-    const names = funcsMatching(elf, /Diagnostics_area|net_write/).map((f) => f.name);
-    const errName = pickSetErrorStatus(names);
-    const errFn = errName ? findFunc(elf, errName) : undefined;
-    const netWrite = findFunc(elf, 'my_net_write') ?? funcsMatching(elf, /^_Z12my_net_write/)[0];
+    const related = funcsMatching(elf, /Diagnostics_area16set_error_status|Statement_map6insert|Prepared_statement(12execute_loop|17execute_bulk_loop)/);
+    const errName = pickSetErrorStatus(related.map((f) => f.name));
+    const errFn = related.find((f) => f.name === errName);
+    const insert = related.find((f) => /^_ZN13Statement_map6insertE/.test(f.name));
+    const insert8 = related.find((f) => /^_ZN22Prepared_statement_map6insertE/.test(f.name));
+    const execLoops = related.filter((f) => /^_ZN18Prepared_statement(12execute_loop|17execute_bulk_loop)E/.test(f.name));
     const entry = layout === 'mysql57' ? 'uprobe_dispatch_command_57' : 'uprobe_dispatch_command';
     const uprobes: PlannedUprobe[] = [
       { program: entry, path, offset: fn.offset, cookie: fn.vaddr, symbol: fn.name },
@@ -113,8 +117,15 @@ export function planMysqld(config: Config): AuditPlan {
     ];
     if (errFn) uprobes.push({ program: 'uprobe_set_error_status', path, offset: errFn.offset, symbol: 'Diagnostics_area::set_error_status' });
     else warnings.push(`Diagnostics_area::set_error_status not found in ${path}: failed statements show no SQL error`);
-    if (netWrite) uprobes.push({ program: 'uprobe_net_write', path, offset: netWrite.offset, symbol: 'my_net_write' });
-    else warnings.push(`my_net_write not found in ${path}: COM_STMT_EXECUTE shows the statement id, not its text`);
+    // the statement object: argument 2 of Statement_map::insert(this, THD *, Statement *), 1 of MySQL 8's
+    // Prepared_statement_map::insert(this, Prepared_statement *) (the attach cookie tells the BPF side)
+    const ins = insert ? { f: insert, arg: 2 } : insert8 ? { f: insert8, arg: 1 } : undefined;
+    if (ins && execLoops.length) {
+      uprobes.push({ program: 'uprobe_stmt_insert', path, offset: ins.f.offset, cookie: ins.arg, symbol: ins.f.name });
+      for (const f of execLoops) uprobes.push({ program: 'uprobe_stmt_execute', path, offset: f.offset, symbol: f.name });
+    } else {
+      warnings.push(`Statement_map::insert / Prepared_statement::execute_loop not found in ${path}: COM_STMT_EXECUTE shows the statement id, not its text`);
+    }
     return {
       object: 'db/mysqld',
       rodata: {},

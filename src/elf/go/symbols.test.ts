@@ -21,7 +21,7 @@ test('resolveGoFunction: symbol table and pclntab agree with go tool nm/objdump,
       const addr = parseInt(m[1]!, 16);
       const size = Number(m[2]);
       const [dump] = objdump(bin, `^${escape(name)}$`);
-      let firstBytes = Buffer.from(goTool(['objdump', '-s', `^${escape(name)}$`, bin]).split('\n')[1]!.split('\t').filter(Boolean)[2]!, 'hex');
+      let firstBytes: Buffer = Buffer.from(goTool(['objdump', '-s', `^${escape(name)}$`, bin]).split('\n')[1]!.split('\t').filter(Boolean)[2]!, 'hex');
       if (full === 'arm64') firstBytes = Buffer.from(firstBytes).reverse(); // objdump prints the arm64 word as a number
 
       const a = withElf(bin, (elf) => {

@@ -5,6 +5,7 @@
  */
 import { CaptureError } from '../errors.js';
 import type { Config } from '../config/schema.js';
+import { OUTPUT_KEYS } from '../config/options.js';
 import type { Logger } from '../log.js';
 import type { CaptureModule, ModuleContext, ModuleDescriptor, ModuleStats, ProcessHandler } from '../registry.js';
 import { ensurePseudoFilesystems, featureReport } from '../bpf/features.js';
@@ -62,8 +63,6 @@ class Clock {
   }
 }
 
-/** Settings a module may apply without a restart (others restart the module). */
-const OUTPUT_KEYS = new Set(['eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen', 'ecaptureq', 'apiToken', 'idleTimeout']);
 
 function addStats(into: Record<string, number>, s: ModuleStats): void {
   for (const [k, v] of Object.entries(s)) if (typeof v === 'number') into[k] = (into[k] ?? 0) + v;

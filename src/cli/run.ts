@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { ModuleDescriptor } from '../registry.js';
 import { createLogger } from '../log.js';
-import { Pipeline, GapStage, type RecordStage } from '../capture/pipeline.js';
+import { Pipeline, type RecordStage } from '../capture/pipeline.js';
 import { OutputManager } from '../capture/outputs.js';
 import { CaptureRuntime, type RunSummary } from '../capture/runtime.js';
 import { CaptureControlPlane } from '../capture/control-plane.js';
@@ -27,15 +27,10 @@ function summaryLines(s: RunSummary, outputs: Record<string, Record<string, numb
   return lines;
 }
 
-/** The connection tracker when this build has one (src/conn), else gap detection only. */
+/** The connection tracker (ordering, gaps, protocol parsing). */
 async function makeStage(config: Config): Promise<{ stage: RecordStage; formatL7?: unknown }> {
-  try {
-    const mod = (await import('../conn/stage.js' as string)) as { createStage?: (c: Config) => { stage: RecordStage; formatL7?: unknown } };
-    if (mod.createStage) return mod.createStage(config);
-  } catch {
-    /* not present */
-  }
-  return { stage: new GapStage() };
+  const { createStage } = await import('../conn/stage.js');
+  return createStage(config);
 }
 
 export async function runCommand(d: ModuleDescriptor, config: Config, io: CliIo): Promise<number> {

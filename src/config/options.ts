@@ -63,8 +63,16 @@ export const globalOptions: readonly OptionSpec[] = [
     description: 'bearer token the HTTP config API requires (required when --listen is not a loopback address; env ECAPTURE_API_TOKEN)' },
   { key: 'ecaptureq', long: 'ecaptureq', type: 'string', default: '', arg: 'url',
     description: 'serve the eCaptureQ WebSocket stream at this URL, e.g. ws://127.0.0.1:28257/', jsonAliases: ['ecapture_q'] },
+  { key: 'raw', long: 'raw', type: 'bool', default: false,
+    description: 'print each read/write as it happened, without HTTP/1, HTTP/2 and WebSocket parsing' },
   { key: 'idleTimeout', long: 'idle-timeout', type: 'int', default: 5000, min: 10, max: 3600000, arg: 'ms',
     description: 'flush and forget a connection after this long without data' },
+  { key: 'maxConnBytes', long: 'max-conn-bytes', type: 'int', default: 8 << 20, min: 4096, max: 2 ** 31, arg: 'bytes',
+    description: 'bytes kept per connection for reordering and message bodies; beyond it the connection is passed through raw (counted)' },
+  { key: 'maxTotalBytes', long: 'max-total-bytes', type: 'int', default: 256 << 20, min: 65536, max: 2 ** 40, arg: 'bytes',
+    description: 'bytes kept over all connections (counted when hit)' },
+  { key: 'maxConns', long: 'max-conns', type: 'int', default: 16384, min: 1, max: 1 << 22, arg: 'n',
+    description: 'connections tracked at once; the least recently active is closed beyond it' },
 ];
 
 /** The capture-mode enum shared by the TLS-family modules. */
@@ -74,3 +82,15 @@ export const modelAliases = { pcapng: 'pcap', key: 'keylog' } as const;
 export function findOption(specs: readonly OptionSpec[], key: string): OptionSpec | undefined {
   return specs.find((s) => s.key === key || s.long === key || s.jsonAliases?.includes(key));
 }
+
+/**
+ * Settings that belong to the outputs and the pipeline, not to a module's hooks: changing them while
+ * running never restarts a module.
+ */
+export const OUTPUT_KEYS: ReadonlySet<string> = new Set([
+  'eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen',
+  'ecaptureq', 'apiToken', 'idleTimeout', 'raw', 'maxConnBytes', 'maxTotalBytes', 'maxConns',
+]);
+
+/** Settings a module can apply in the kernel without reloading (the process filter). */
+export const LIVE_FILTER_KEYS: ReadonlySet<string> = new Set(['pid', 'uid', 'cgroupPath']);

@@ -108,11 +108,15 @@ export interface Capture extends Proc {
   stop(): Promise<number | string>;
 }
 
-/** Start `ecapture <args>` writing events to a file; resolves once all hooks are attached. */
-export async function startCapture(args: string[], opts: { dir?: string; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {}): Promise<Capture> {
+/**
+ * Start `ecapture <args>` writing events to a file; resolves once all hooks are attached. Events are raw
+ * per read/write (`--raw`) unless `parse` is set, so tests can check exact bytes.
+ */
+export async function startCapture(args: string[], opts: { dir?: string; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; parse?: boolean } = {}): Promise<Capture> {
   const dir = opts.dir ?? tempDir();
   const eventsFile = join(dir, 'events.txt');
-  const p = startProcess(process.execPath, ['--enable-source-maps', CLI, ...args, '--eventaddr', eventsFile], {
+  const extra = opts.parse ? [] : ['--raw'];
+  const p = startProcess(process.execPath, ['--enable-source-maps', CLI, ...args, ...extra, '--eventaddr', eventsFile], {
     env: { ...process.env, ...opts.env },
   });
   try {

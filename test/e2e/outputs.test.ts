@@ -36,9 +36,9 @@ after(async () => {
   cleanup(dir);
 });
 
-/** Start ecapture with raw args (no --eventaddr added); resolve once all hooks are attached. */
+/** Start ecapture with these args (no --eventaddr added; --raw: one record per read/write); resolve once all hooks are attached. */
 async function capture(args: string[]): Promise<Proc & { stop: () => Promise<number | string> }> {
-  const p = startProcess(process.execPath, [CLI, ...args]);
+  const p = startProcess(process.execPath, [CLI, ...args, '--raw']);
   await waitFor('capture to start', () => /capture started/.test(p.stderr()) || p.child.exitCode !== null, 20_000);
   if (p.child.exitCode !== null) throw new Error(`ecapture exited: ${p.stderr()}`);
   return {

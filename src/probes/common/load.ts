@@ -4,6 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { CaptureError } from '../../errors.js';
+import { LIVE_FILTER_KEYS, OUTPUT_KEYS } from '../../config/options.js';
 import { LiveFilterLayout } from '../../gen/events.js';
 import type { Config } from '../../config/schema.js';
 import { features } from '../../bpf/features.js';
@@ -150,4 +151,11 @@ export function applyLiveFilter(obj: LoadedObject, config: Config): void {
   v.writeUInt32LE(uidSet ? Number(config.uid) : 0, f.uid);
   v.writeBigUInt64LE(cg ?? 0n, f.cgroup_id);
   obj.update('live_filter_map', Buffer.alloc(4), v);
+}
+
+/** True when, apart from output settings, only the process filter differs between two configs. */
+export function onlyFilterChanged(old: Config, next: Config): boolean {
+  return Object.keys({ ...old, ...next })
+    .filter((k) => !OUTPUT_KEYS.has(k) && JSON.stringify(old[k]) !== JSON.stringify(next[k]))
+    .every((k) => LIVE_FILTER_KEYS.has(k));
 }

@@ -134,6 +134,7 @@ export class TlsModule implements CaptureModule {
       const iface = this.iface!;
       this.writer = new PcapngWriter({
         path: String(this.config.pcapfile ?? '') || 'save.pcapng',
+        flushBytes: 1 << 20, // written at least every second (its timer) and completely on close
         shb: { hardware: arch(), os: `Linux ${release()}`, userAppl: 'ecapture-ts', comment: `ecapture-ts tls -m pcap -i ${iface.name}` },
       });
       this.writer.addInterface({

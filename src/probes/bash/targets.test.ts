@@ -21,6 +21,9 @@ test('shellPath: flag, then $SHELL when it names the shell, then the default', (
   assert.equal(shellPath('', 0, 'bash', '/bin/bash', { SHELL: '/usr/local/bin/bash' }), '/usr/local/bin/bash');
   assert.equal(shellPath('', 0, 'bash', '/bin/bash', { SHELL: '/bin/zsh' }), '/bin/bash');
   assert.equal(shellPath('', 0, 'zsh', '/bin/zsh', {}), '/bin/zsh');
+  assert.throws(() => shellPath('', process.pid, 'bash', '/bin/bash', {}), /--pid \d+ runs .*node.*, not bash/);
+  assert.throws(() => shellPath('', 0x3fffff, 'bash', '/bin/bash', {}), /no such process/);
+  assert.equal(shellPath('/bin/bash', process.pid, 'bash', '/bin/bash', {}), '/bin/bash', 'the flag wins');
 });
 
 test('planBash on this machine\'s bash: readline built in, execute_command, read_command, reader_loop, $?', { skip: !existsSync('/bin/bash') }, () => {

@@ -8,7 +8,8 @@
  * read_command (see bpf/shell/bash.bpf.c). Only readline is required; without execute_command/read_command
  * lines are still captured, without an exit status.
  */
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { CaptureError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import { resolveNeeded } from '../../discovery/libs.js';
 import { exePath } from '../../discovery/proc.js';
@@ -27,7 +28,11 @@ export function shellPath(flag: string, pid: number, name: 'bash' | 'zsh', fallb
   if (flag) return flag;
   if (pid > 0) {
     const exe = exePath(pid);
-    if (exe && exe.includes(name)) return exe;
+    if (!exe) throw new CaptureError('ECAP_NO_PROCESS', `--pid ${pid}: no such process`, { hint: 'check the pid with `ps`' });
+    if (!basename(exe).includes(name)) {
+      throw new CaptureError('ECAP_NO_TARGET', `--pid ${pid} runs ${exe}, not ${name}`, { hint: `give the pid of an interactive ${name}, or name its binary with --${name}` });
+    }
+    return exe;
   }
   const sh = env.SHELL ?? '';
   if (sh.includes(name)) return sh;

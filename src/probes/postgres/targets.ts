@@ -10,7 +10,7 @@
  * (executions of prepared statements, at their Bind message), pq_endmessage (errors), ReadyForQuery (success), MyProcPort (database, user, client;
  * its struct Port layout is known for PostgreSQL 12 to 15).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import type { Config } from '../../config/schema.js';
 import { CaptureError } from '../../errors.js';
 import { exePath } from '../../discovery/proc.js';
@@ -125,6 +125,18 @@ export function planPostgres(config: Config): AuditPlan {
     else warnings.push(`ReadyForQuery not found in ${path}: a statement's outcome is known only when the next one starts`);
     if (!port) warnings.push(`MyProcPort not found in ${path}: no database/user/client`);
     else if (!layout) warnings.push(`PostgreSQL ${major ?? '?'}: struct Port layout not known here, no database/user/client`);
+    const pid = Number(config.pid ?? 0);
+    if (pid > 0) {
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0+$/, '').replace(/\0/g, ' ');
+      } catch {
+        /* checked in postgresPath */
+      }
+      if (!cmdline.startsWith('postgres: ')) {
+        warnings.push(`--pid ${pid} (${cmdline || '?'}) is not a backend: --pid keeps one backend (one session); the postmaster runs no queries`);
+      }
+    }
     const use = port && layout;
     return {
       object: 'db/postgres',

@@ -14,7 +14,8 @@
  *    set a key log callback or SSLKEYLOGFILE. The function is not exported; userspace finds it from the
  *    exported accessor gnutls_session_get_keylog_function. Only the client random offset is needed.
  *  - fallback: gnutls_handshake entry/return (return 0 = handshake done), reading the session with
- *    per-version struct offsets (eCapture's method).
+ *    per-version struct offsets (eCapture's method). Next to the hook it reads only TLS <= 1.2 master secrets
+ *    (a resumed session's never reaches the key log hook); its layout then has no TLS 1.3 members.
  * Offsets come per hooked file (lib_id) from the gnutls_layouts map.
  */
 #include "tls_data.bpf.h"
@@ -213,6 +214,9 @@ int BPF_KRETPROBE(uretprobe_gnutls_handshake)
 	if (l->client_random)
 		bpf_probe_read_user(e->client_random, sizeof(e->client_random), (void *)(session + l->client_random));
 	if (e->version == 5) {
+		/* no TLS 1.3 members in this layout: the key log hook reports TLS 1.3 (handshake used for resumed TLS 1.2) */
+		if (!l->hs_ckey && !l->ap_ckey)
+			return 0;
 		read_secret(e->client_early_secret, session, l->e_ckey);
 		read_secret(e->client_hs_secret, session, l->hs_ckey);
 		read_secret(e->server_hs_secret, session, l->hs_skey);

@@ -141,8 +141,8 @@ function tshark(args: string[]): string {
   return r.stdout;
 }
 
-for (const method of ['hook', 'handshake'] as const) {
-  test(`gnutls keylog (${method}): TLS 1.3 and 1.2 secrets equal GnuTLS's own SSLKEYLOGFILE; tshark decrypts a tcpdump recording`, async (t) => {
+for (const method of ['auto', 'handshake'] as const) {
+  test(`gnutls keylog (${method}): TLS 1.3 and 1.2 secrets as GnuTLS's own SSLKEYLOGFILE has them, plus the resumed TLS 1.2 session it misses; tshark decrypts a tcpdump recording`, async (t) => {
     if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli', 'wget', 'tcpdump', 'tshark')) return;
     const keys = join(dir, `keys-${method}.log`);
     const oracle = join(dir, `oracle-${method}.log`);
@@ -150,12 +150,14 @@ for (const method of ['hook', 'handshake'] as const) {
     const td = startProcess('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-n', '-w', pcap, `tcp port ${port}`]);
     await waitFor('tcpdump', () => /listening on/.test(td.stderr()) || td.child.exitCode !== null, 10_000);
     const cap = await startCapture(['gnutls', '-m', 'keylog', '-k', keys, '--gnutls-keys', method]);
-    assert.match(cap.stderr(), method === 'hook' ? /keys="key log hook at file offset 0x[0-9a-f]+"/ : /keys="gnutls_handshake \+ layout 3_\d+_\d+"/, 'method reported');
+    assert.match(cap.stderr(), method === 'auto' ? /keys="key log hook at file offset 0x[0-9a-f]+ \+ gnutls_handshake for resumed TLS 1\.2 sessions"/ : /keys="gnutls_handshake \+ layout 3_\d+_\d+"/, 'method reported');
     const c13 = await gnutlsCli('k13.txt', [], { SSLKEYLOGFILE: oracle });
-    const c12 = await gnutlsCli('k12.txt', ['--priority', 'NORMAL:-VERS-TLS1.3'], { SSLKEYLOGFILE: oracle });
+    // TLS 1.2, then a second connection resuming the session; the request goes over the resumed one
+    const c12 = await gnutlsCli('k12.txt', ['--priority', 'NORMAL:-VERS-TLS1.3', '--resume'], { SSLKEYLOGFILE: oracle });
+    assert.match(c12.stdout, /This is a resumed session/, 'gnutls-cli resumed');
     const w = await wget('kwget.txt');
     for (const r of [c13, c12, w]) assert.equal(r.code, 0, r.stderr);
-    await waitFor('key lines', () => existsSync(keys) && keyLines(readFileSync(keys, 'latin1')).length >= 11, 5000).catch(() => undefined);
+    await waitFor('key lines', () => existsSync(keys) && keyLines(readFileSync(keys, 'latin1')).length >= 12, 5000).catch(() => undefined);
     await sleep(300);
     td.child.kill('SIGINT');
     await td.exited;
@@ -163,14 +165,16 @@ for (const method of ['hook', 'handshake'] as const) {
     assert.equal((statSync(keys).mode & 0o777).toString(8), '600', 'the key log is 0600');
     const ours = keyLines(readFileSync(keys, 'latin1'));
     const theirs = keyLines(readFileSync(oracle, 'latin1'));
-    assert.equal(theirs.length, 6, 'GnuTLS wrote 5 TLS 1.3 lines and 1 TLS 1.2 line');
+    assert.equal(theirs.length, 6, 'GnuTLS wrote 5 TLS 1.3 lines and 1 TLS 1.2 line (not the resumed session)');
     const crs = new Set(theirs.map((k) => k.cr));
     assert.deepEqual(lineSet(ours.filter((k) => crs.has(k.cr))), lineSet(theirs), 'gnutls-cli: exactly what GnuTLS itself logs');
     assert.ok(theirs.some((k) => k.label === 'CLIENT_RANDOM') && theirs.some((k) => k.label === 'CLIENT_TRAFFIC_SECRET_0'), 'both versions');
-    // every handshake of the recording (wget's too) has its secrets, once
+    // every handshake of the recording (the resumed one and wget's too) has its secrets, once
     const hello = tshark(['-r', pcap, '-Y', 'tls.handshake.type == 1', '-T', 'fields', '-e', 'tls.handshake.random']).trim().split('\n').filter(Boolean);
-    assert.equal(hello.length, 3, 'three handshakes recorded');
+    assert.equal(hello.length, 4, 'four handshakes recorded');
     for (const r of hello) assert.ok(ours.some((k) => k.cr === r.replace(/:/g, '')), `secrets for client random ${r}`);
+    const extra = ours.filter((k) => !crs.has(k.cr) && k.label === 'CLIENT_RANDOM');
+    assert.equal(extra.length, 1, 'the resumed TLS 1.2 session, which SSLKEYLOGFILE lacks');
     assert.equal(new Set(ours.map((k) => `${k.label} ${k.cr}`)).size, ours.length, 'one line per secret');
     const uris = tshark(['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']).split('\n');
     for (const p of ['/k13.txt', '/k12.txt', '/kwget.txt']) assert.ok(uris.includes(p), `tshark decrypts GET ${p} (got ${uris.join(' ')})`);

@@ -270,8 +270,13 @@ export class GnutlsModule implements CaptureModule {
         const key = Buffer.alloc(4);
         key.writeUInt32LE(id);
         obj.update('gnutls_layouts', key, encodeLayout(plan.layout));
-        if (plan.method === 'hook') attach('_gnutls_call_keylog_func', plan.hookOffset!, { entry: 'uprobe_gnutls_keylog' });
-        else attach('gnutls_handshake', t.offsets.gnutls_handshake!, { entry: 'uprobe_gnutls_handshake', ret: 'uretprobe_gnutls_handshake' });
+        const handshake = { entry: 'uprobe_gnutls_handshake', ret: 'uretprobe_gnutls_handshake' };
+        if (plan.method === 'hook') {
+          attach('_gnutls_call_keylog_func', plan.hookOffset!, { entry: 'uprobe_gnutls_keylog' });
+          if (plan.resumedToo) attach('gnutls_handshake', t.offsets.gnutls_handshake!, handshake);
+        } else {
+          attach('gnutls_handshake', t.offsets.gnutls_handshake!, handshake);
+        }
       }
     } catch (e) {
       for (const l of links) obj.detach(l);
@@ -286,7 +291,9 @@ export class GnutlsModule implements CaptureModule {
     this.decoder.libs.set(id, t.info.lib);
     const fields: Record<string, unknown> = { lib: t.info.lib, path: t.displayPath, probes: links.length };
     if (plan) {
-      fields.keys = plan.method === 'hook' ? `key log hook at file offset 0x${plan.hookOffset!.toString(16)}` : `gnutls_handshake + layout ${plan.table?.name}`;
+      fields.keys = plan.method === 'hook'
+        ? `key log hook at file offset 0x${plan.hookOffset!.toString(16)}${plan.resumedToo ? ' + gnutls_handshake for resumed TLS 1.2 sessions' : ''}`
+        : `gnutls_handshake + layout ${plan.table?.name}`;
       for (const n of plan.notes) this.ctx.log.warn(n, { path: t.displayPath });
     }
     this.ctx.log.info('hooked', fields);

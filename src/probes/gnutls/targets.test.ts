@@ -36,6 +36,8 @@ test('key plans: hook by default, the handshake method on request, forced layout
   const auto = keyPlan(t, 'auto');
   assert.ok(typeof auto !== 'string' && auto.method === 'hook' && auto.hookOffset! > 0, JSON.stringify(auto));
   assert.equal(auto.layout.client_random, 0x50);
+  assert.equal(auto.resumedToo, true, 'resumed TLS 1.2 sessions through gnutls_handshake, offsets from accessors');
+  assert.equal(auto.layout.hs_ckey, undefined, 'no TLS 1.3 members next to the hook');
   const hs = keyPlan(t, 'handshake');
   assert.ok(typeof hs !== 'string' && hs.method === 'handshake', JSON.stringify(hs));
   if (t.info.version === '3.7.9') {

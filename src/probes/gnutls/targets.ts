@@ -56,6 +56,12 @@ export interface KeyPlan {
   method: 'hook' | 'handshake';
   /** file offset of _gnutls_call_keylog_func (method hook) */
   hookOffset?: number;
+  /**
+   * method hook: also read TLS ≤ 1.2 master secrets at gnutls_handshake() return. GnuTLS does not pass a resumed
+   * session's master secret to its key log hook (nor to SSLKEYLOGFILE); the members this needs are decoded from the
+   * library's accessors, TLS 1.3 members are left out (0), and lines the hook also wrote are dropped as duplicates.
+   */
+  resumedToo?: boolean;
   /** struct gnutls_layout value for this file */
   layout: Partial<GnutlsLayoutValues>;
   /** table layout used by the handshake method, and whether the version was inside its range */
@@ -92,7 +98,10 @@ export function keyPlan(t: GnutlsTarget, source: KeySource, forcedVersion?: stri
   }
   if (source !== 'handshake' && facts.hook.offset !== undefined) {
     if (facts.decoded.client_random === undefined) notes.push('client random offset from the table (accessor not decodable)');
-    return { method: 'hook', hookOffset: facts.hook.offset, layout, notes };
+    const d = facts.decoded;
+    const resumedToo =
+      t.offsets.gnutls_handshake !== undefined && d.client_random !== undefined && d.master_secret !== undefined && d.pversion !== undefined && d.version_id !== undefined;
+    return { method: 'hook', hookOffset: facts.hook.offset, layout, notes, ...(resumedToo ? { resumedToo } : {}) };
   }
   if (source === 'hook') return `key log hook not found: ${facts.hook.why ?? 'unknown reason'}`;
   if (facts.hook.why && source === 'auto') notes.push(`key log hook not found (${facts.hook.why}); using gnutls_handshake and struct offsets`);

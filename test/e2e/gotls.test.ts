@@ -66,7 +66,8 @@ after(async () => {
       await p.exited;
     }
   }
-  cleanup(dir);
+  if (process.env.KEEP) console.log('kept', dir);
+  else cleanup(dir);
 });
 
 /** The e2e preconditions of this file: root, BPF, Go, the fixtures built and the server up. */
@@ -307,7 +308,8 @@ test('gotls text: --pid keeps the chosen Go process only', async (t) => {
 
 /** tcpdump on lo for one port, started and ready. */
 async function tcpdump(port: number, file: string): Promise<Proc> {
-  const p = startProcess('tcpdump', ['-i', 'lo', '-U', '-n', '-w', file, `tcp port ${port}`]);
+  // --immediate-mode: packets reach the file as they come, not when a kernel block fills or times out
+  const p = startProcess('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-n', '-w', file, `tcp port ${port}`]);
   await waitFor('tcpdump', () => /listening on/.test(p.stderr()) || p.child.exitCode !== null, 10_000);
   assert.equal(p.child.exitCode, null, `tcpdump: ${p.stderr()}`);
   return p;
@@ -362,11 +364,18 @@ test('gotls keylog: every build\'s key log equals Go\'s own and decrypts an inde
       allKeys.push(...ours);
     }
   } finally {
+    await sleep(500);
     await stopProc(dump13);
     await stopProc(dump12);
   }
   const keyFile = join(dir, 'all-keys.log');
   writeFileSync(keyFile, allKeys.join('\n') + '\n');
+  // first the recording itself: every ClientHello is there, and our key log has the secrets of each
+  const randoms = tshark(['-r', pcap13, '-Y', 'tls.handshake.type == 1', '-T', 'fields', '-e', 'tls.handshake.random']).split('\n').filter(Boolean).map((r) => r.replace(/:/g, ''));
+  assert.equal(randoms.length, 2 * VARIANTS.length, `tcpdump recorded every TLS 1.3 handshake (${dump13.stderr().trim()})`);
+  for (const r of randoms) {
+    assert.ok(allKeys.some((l) => l.startsWith(`CLIENT_TRAFFIC_SECRET_0 ${r} `)) && allKeys.some((l) => l.startsWith(`SERVER_HANDSHAKE_TRAFFIC_SECRET ${r} `)), `secrets of ClientHello ${r}`);
+  }
   const uris = tshark(['-r', pcap13, '-o', `tls.keylog_file:${keyFile}`, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']).split('\n');
   for (const v of VARIANTS) {
     for (const p of [`/kl-${v}`, `/nokl-${v}`]) assert.ok(uris.includes(p), `tshark decrypts POST ${p} (got ${uris.join(' ')})`);

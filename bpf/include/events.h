@@ -143,7 +143,7 @@ enum ms_flags {
 /* master_secret_event.source: which hook found the handshake complete */
 enum ms_source {
 	MS_SRC_HANDSHAKE = 1, /* SSL_do_handshake returned 1 */
-	MS_SRC_IO = 2,        /* entry of SSL_read/SSL_write (or _ex): the handshake completed earlier, maybe inside one */
+	MS_SRC_IO = 2,        /* entry of SSL_write (or _ex): the handshake completed earlier, maybe inside SSL_read/write */
 };
 
 #define ECAP_SECRET_LEN 64

@@ -12,8 +12,8 @@
  * (Linux < 5.15) - and for ids without an entry; it is copied into lib_layouts[0] on first use.
  *
  * WHEN. The secrets are complete once the handshake is: when SSL_do_handshake returns 1 (SSL_connect/SSL_accept
- * call it), and at the entry of any later SSL_read/SSL_write (or _ex) - which catches handshakes done implicitly
- * inside those calls (memory-BIO users such as node never call SSL_do_handshake). Every check reads the 32-byte
+ * call it), and at the entry of any later SSL_write (or _ex) - which catches handshakes done implicitly inside
+ * SSL_read/SSL_write (memory-BIO users such as node never call SSL_do_handshake). Every check reads the 32-byte
  * client_random and compares it with the one last reported for this (process, SSL*): only a new one (new
  * connection, renegotiation, reused SSL*) costs the full read, an incomplete handshake is checked again at the
  * next call, and nothing is sent twice.

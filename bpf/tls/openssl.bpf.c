@@ -5,11 +5,11 @@
  * variants. Userspace attaches these programs to each hooked file with an attach cookie naming the file.
  *
  * Modes: text mode attaches the plaintext programs (uprobe/uretprobe_ssl_read/write[_ex]); keylog and pcap modes
- * attach the key programs instead (uprobe_ssl_io_keys on the entries of SSL_read/SSL_write[_ex], and
+ * attach the key programs instead (uprobe_ssl_io_keys on the entries of SSL_write[_ex], and
  * uprobe/uretprobe_ssl_do_handshake), with rodata capture_keys = 1 and capture_data = 0 (openssl_keys.bpf.h).
- * Entry probes only on the data calls in those modes: a uretprobe costs about as much again as its uprobe, and a
- * handshake completed inside SSL_read/SSL_write (memory-BIO users such as node never call SSL_do_handshake) is
- * found at the entry of the connection's next SSL_read/SSL_write.
+ * Entry probes only, on writes only, in those modes: every probe costs the traced program a trap per call (a
+ * uretprobe another one), and a handshake completed inside SSL_read/SSL_write (memory-BIO users such as node
+ * never call SSL_do_handshake) is found at the entry of the connection's next SSL_write.
  */
 #include "tls_data.bpf.h"
 #include "openssl_keys.bpf.h"

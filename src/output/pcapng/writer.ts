@@ -22,7 +22,7 @@
  * handler): it releases held packets, appends Interface Statistics Blocks, writes everything and closes the
  * fd, so Ctrl-C leaves a complete, valid file. The file holds secrets: created 0600, never through a symlink.
  */
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, writeSync, writevSync } from 'node:fs';
 import { arch, release } from 'node:os';
 import { CaptureError } from '../../errors.js';
 import { parseKeylog } from '../../tls/keylog.js';
@@ -217,19 +217,33 @@ export class PcapngWriter {
     this.flush();
   }
 
-  /** Write buffered blocks (whole blocks only). */
+  /** Write buffered blocks (whole blocks only), gathered with writev: no copy into one big buffer. */
   flush(): void {
     if (this.fd === undefined || this.outBytes === 0) return;
-    const buf = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    const parts = this.out;
+    const total = this.outBytes;
     this.out = [];
     this.outBytes = 0;
-    let off = 0;
+    let i = 0;
     try {
-      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+      while (i < parts.length) {
+        const batch = parts.slice(i, i + 1024); // IOV_MAX
+        let n = batch.length === 1 ? writeSync(this.fd, batch[0]!) : writevSync(this.fd, batch);
+        while (n > 0 && i < parts.length) {
+          const b = parts[i]!;
+          if (n >= b.length) {
+            n -= b.length;
+            i++;
+          } else {
+            parts[i] = b.subarray(n); // a short write: go on from there
+            n = 0;
+          }
+        }
+      }
     } catch (cause) {
       throw new CaptureError('ECAP_OUTPUT', `write pcapng file ${this.path}: ${(cause as Error).message}`, { cause });
     }
-    this.s.bytesWritten += buf.length;
+    this.s.bytesWritten += total;
   }
 
   /** Release everything held, append statistics, write and close. Synchronous and idempotent. */

@@ -47,12 +47,15 @@ const TEXT_PROGRAMS: Programs = {
   SSL_free: { entry: 'uprobe_ssl_free' },
 };
 
-/** keylog/pcap modes: the secrets when SSL_do_handshake returns 1, else at the next read/write entry */
+/**
+ * keylog/pcap modes: the secrets when SSL_do_handshake returns 1, else (a handshake done inside SSL_read/SSL_write,
+ * e.g. by node) at the entry of the connection's next SSL_write. Entry probes, on writes only: every probe costs
+ * the traced program a trap per call, and an application writes after its handshake (a request, a response) far
+ * less often than it reads (a response in many records).
+ */
 const KEY_PROGRAMS: Programs = {
   SSL_write: { entry: 'uprobe_ssl_io_keys' },
-  SSL_read: { entry: 'uprobe_ssl_io_keys' },
   SSL_write_ex: { entry: 'uprobe_ssl_io_keys' },
-  SSL_read_ex: { entry: 'uprobe_ssl_io_keys' },
   SSL_free: { entry: 'uprobe_ssl_free' },
   SSL_do_handshake: { entry: 'uprobe_ssl_do_handshake', ret: 'uretprobe_ssl_do_handshake' },
 };

@@ -70,10 +70,10 @@ function hasTracepoint(cat: string, name: string): boolean {
   return t !== undefined && existsSync(`${t}/events/${cat}/${name}`);
 }
 
-/** The ring buffer for packets: 4× the event ring (--mapsize), at least 32 MiB. */
+/** The ring buffer for packets: 4× the event ring (--mapsize), at least 64 MiB (a second of 64 KiB frames). */
 export function packetRingBytes(config: Config): number {
   let size = ringBytes(config) * 4;
-  if (size < 32 << 20) size = 32 << 20;
+  if (size < 64 << 20) size = 64 << 20;
   return Math.min(size, 1 << 30);
 }
 

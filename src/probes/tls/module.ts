@@ -1,8 +1,8 @@
 /**
  * The `tls` module (OpenSSL, BoringSSL, OpenSSL linked statically): finds the libraries, loads the one
- * openssl.bpf.o, attaches entry/return probes on SSL_write/SSL_read/_ex (+ SSL_free, and SSL_do_handshake in
- * keylog/pcap modes) of every target with a cookie naming the file, and keeps hooking libraries of programs
- * started later.
+ * openssl.bpf.o, attaches probes to every target with a cookie naming the file (text mode: SSL_write/SSL_read/_ex
+ * entries and returns; keylog/pcap modes: SSL_do_handshake entry and return, SSL_write/_ex entries; SSL_free in
+ * both), and keeps hooking libraries of programs started later. See docs/keylog-pcap.md for the keys and packets.
  *
  * Modes (-m):
  *   text    plaintext of every read/write (DataRecords)

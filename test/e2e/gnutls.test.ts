@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CLI, canRunBpf, cleanup, freePort, makeCert, needPrograms, parseTextEvents, run, sleep, startCapture, startProcess, tempDir, waitFor,
@@ -33,7 +33,7 @@ before(async () => {
   makeCert(dir);
   big = Buffer.from(randomBytes(225 * 1024).toString('base64').replace(/(.{76})/g, '$1\n'));
   writeFileSync(join(dir, 'big.txt'), big);
-  for (const n of ['gcli', 'wget', 'pid', 'other', 'k13', 'k12', 'kwget', 'dupcurl', 'dupwget']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
+  for (const n of ['gcli', 'wget', 'pid', 'other', 'k13', 'k12', 'kwget', 'dupcurl', 'dupwget', 'late']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
   port = await freePort();
   server = startProcess('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', 'cert.pem', '-key', 'key.pem', '-WWW', '-quiet'], { cwd: dir });
   await waitFor('s_server', () => spawnSync('sh', ['-c', `ss -ltn | grep -q 127.0.0.1:${port}`]).status === 0, 10_000);
@@ -209,6 +209,27 @@ test('gnutls pcap: the pcapng file alone decrypts in tshark (DSBs before the pac
   const plain = streams.map((st) => tshark(['-r', out, '-q', '-z', `follow,tls,ascii,${st}`])).join('\n');
   for (const n of ['k13', 'k12', 'kwget']) assert.match(plain, new RegExp(`GET /${n}\\.txt HTTP/1\\.[01][\\s\\S]*hello ${n}\\n`), `${n} decrypted from the file alone`);
   assert.equal(tshark(['-r', out, '-Y', `tcp.port != ${port}`]).trim(), '', 'nothing but our port');
+});
+
+test('gnutls text: a program started later with its own libgnutls copy (LD_LIBRARY_PATH) is found and hooked', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli') || !existsSync(LIB)) return;
+  const priv = join(dir, 'priv');
+  mkdirSync(priv, { recursive: true });
+  copyFileSync(LIB, join(priv, 'libgnutls.so.30')); // another inode: not hooked at start
+  const cap = await startCapture(['gnutls']);
+  assert.doesNotMatch(cap.stderr(), new RegExp(priv), 'not known at start');
+  const cli = startProcess('gnutls-cli', ['--insecure', '--port', String(port), '127.0.0.1'], { env: { ...process.env, LD_LIBRARY_PATH: priv } });
+  await waitFor('gnutls-cli handshake', () => /Handshake was completed|Simple Client Mode/.test(cli.stdout() + cli.stderr()) || cli.child.exitCode !== null, 10_000);
+  await waitFor('the private copy hooked', () => cap.stderr().includes(`path=${priv}/libgnutls.so.30`), 5000);
+  cli.child.stdin!.end('GET /late.txt HTTP/1.0\r\n\r\n');
+  await cli.exited;
+  await sleep(300);
+  await cap.stop();
+  const events = parseTextEvents(cap.events());
+  const reqs = requestsFor(events, 'late.txt');
+  assert.equal(reqs.length, 1, `captured through the private copy\n${cap.stderr()}`);
+  assert.equal(reqs[0]!.pid, cli.pid);
+  assert.match(readStream(events, cli.pid).toString('latin1'), /hello late/);
 });
 
 test('tls and gnutls at the same time: curl (maps libssl and libgnutls) once, in tls; wget once, in gnutls', async (t) => {

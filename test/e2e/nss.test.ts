@@ -14,7 +14,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -33,7 +33,7 @@ before(async () => {
   dir = tempDir('ecap-nss-');
   chmodSync(dir, 0o755);
   const { cert, key } = makeCert(dir);
-  for (const n of ['t13', 't12', 'tpid', 'other', 't10', 't11']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
+  for (const n of ['t13', 't12', 'tpid', 'other', 't10', 't11', 'late']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
   port = await freePort();
   server = startProcess('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', 'cert.pem', '-key', 'key.pem', '-WWW', '-quiet'], { cwd: dir });
   await waitFor('s_server', () => listening(port), 10_000);
@@ -281,6 +281,34 @@ test('nss text: --pid keeps a running tstclnt and excludes others', async (t) =>
     assert.ok(events.every((e) => e.pid === c.pid));
   } finally {
     // tstclnt spins on stdin EOF instead of exiting: stop it ourselves
+    if (c.child.exitCode === null) c.child.kill('SIGTERM');
+    await c.exited;
+  }
+});
+
+test('nss text: a program started later with its own libnspr4 copy (LD_LIBRARY_PATH) is found through libnss3 and hooked', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'tstclnt', 'certutil')) return;
+  const lib = '/usr/lib/x86_64-linux-gnu/libnspr4.so';
+  if (!existsSync(lib)) return;
+  const priv = join(dir, 'priv');
+  mkdirSync(priv, { recursive: true });
+  copyFileSync(lib, join(priv, 'libnspr4.so')); // another inode: not hooked at start
+  const cap = await startCapture(['nss']);
+  assert.doesNotMatch(cap.stderr(), new RegExp(priv), 'not known at start');
+  const c = startProcess('tstclnt', ['-d', `sql:${db}`, '-h', '127.0.0.1', '-p', String(port), '-o'], { env: { ...process.env, LD_LIBRARY_PATH: priv } });
+  try {
+    await waitFor('tstclnt connected', () => /subject DN|Cipher|certificate/i.test(c.stderr() + c.stdout()) || c.child.exitCode !== null, 10_000);
+    await waitFor('the private copy hooked', () => cap.stderr().includes(`path=${priv}/libnspr4.so`), 5000);
+    assert.match(readFileSync(`/proc/${c.pid}/maps`, 'latin1'), new RegExp(`${priv}/libnspr4\\.so`), 'tstclnt runs on the copy');
+    c.child.stdin!.write('GET /late.txt HTTP/1.0\r\n\r\n');
+    await waitFor('response', () => /hello late/.test(c.stdout()), 10_000);
+    await sleep(300);
+    await cap.stop();
+    const events = parseTextEvents(cap.events());
+    const reqs = requestsFor(events, 'late.txt');
+    assert.equal(reqs.length, 1, `captured through the private copy\n${cap.stderr()}`);
+    assert.equal(reqs[0]!.pid, c.pid);
+  } finally {
     if (c.child.exitCode === null) c.child.kill('SIGTERM');
     await c.exited;
   }

@@ -8,10 +8,11 @@
  * its .dynsym defines every required function; a cheap .dynstr substring test rejects other files before
  * any symbol is parsed.
  */
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { ElfFile, EM_AARCH64, EM_X86_64 } from '../../elf/elf-file.js';
 import { findLibraries, resolveNeeded } from '../../discovery/libs.js';
-import { executableMappings, hostPath } from '../../discovery/proc.js';
+import { hostPath, readMaps } from '../../discovery/proc.js';
 
 export interface LibSpec<F extends string, X> {
   /** for messages, e.g. "GnuTLS" */
@@ -92,20 +93,35 @@ export class LibFinder<F extends string, X> {
     return out;
   }
 
+  /** mapping (device, inode, path as mapped) → whether it was a target; spares re-opening files on rescans */
+  private seenMappings = new Map<string, boolean>();
+
   /** Files a running process maps (its executable included) that define the library's functions. */
   ofProcess(pid: number): LibTarget<F, X>[] {
     const out: LibTarget<F, X>[] = [];
-    for (const m of executableMappings(pid)) {
-      const p = hostPath(pid, m.path, m.inode);
+    const seen = new Set<string>();
+    for (const m of readMaps(pid)) {
+      if (m.perms[2] !== 'x' || !m.path.startsWith('/') || m.inode === 0) continue;
+      const path = m.path.endsWith(' (deleted)') ? m.path.slice(0, -10) : m.path;
+      const id = `${m.dev}|${m.inode}|${path}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (this.seenMappings.get(id) === false) continue;
+      const p = hostPath(pid, path, m.inode);
       if (!p) continue;
-      const t = this.inspect(p, m.path);
+      const t = this.inspect(p, path);
+      if (this.seenMappings.size < 100_000) this.seenMappings.set(id, !!t);
       if (t) out.push(t);
     }
     return out;
   }
 
-  /** A program that just started: its executable and the libraries it needs by name (through `viaName` libraries too). */
-  ofNewProgram(exe: string): LibTarget<F, X>[] {
+  /**
+   * A program that just started: its executable and the libraries it needs by name (through `viaName` libraries
+   * too), resolved like ld.so would: LD_LIBRARY_PATH (`libPath`, from the process's environment), RUNPATH, the
+   * system directories. Paths are opened through /proc/<pid>/root when `pid` is given (containers).
+   */
+  ofNewProgram(exe: string, libPath: readonly string[] = []): LibTarget<F, X>[] {
     const out: LibTarget<F, X>[] = [];
     const t = this.inspect(exe);
     if (t) out.push(t);
@@ -126,7 +142,7 @@ export class LibFinder<F extends string, X> {
         const wanted = this.spec.neededName.test(n);
         const via = depth > 0 && !!this.spec.viaName?.test(n);
         if (!wanted && !via) continue;
-        const p = resolveNeeded(n, runpath, dirname(file));
+        const p = resolveNeeded(n, [...libPath, ...runpath], dirname(file));
         if (!p) continue;
         if (wanted) {
           const lt = this.inspect(p);
@@ -139,7 +155,33 @@ export class LibFinder<F extends string, X> {
     return out;
   }
 
+  /**
+   * A process seen again a little after its exec: libraries the loader or dlopen() mapped meanwhile, also from
+   * directories we could not predict. Only files not in `known` are inspected.
+   */
+  lateMappings(pid: number, known: ReadonlySet<string>): LibTarget<F, X>[] {
+    return this.ofProcess(pid).filter((t) => !known.has(t.key));
+  }
+
   clear(): void {
     this.cache.clear();
+    this.seenMappings.clear();
   }
+}
+
+/** LD_LIBRARY_PATH of a running process (absolute entries only; empty when unreadable). */
+export function processLibraryPath(pid: number): string[] {
+  let env: string;
+  try {
+    env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return [];
+  }
+  const v = env.split('\0').find((e) => e.startsWith('LD_LIBRARY_PATH='));
+  if (!v) return [];
+  return v
+    .slice('LD_LIBRARY_PATH='.length)
+    .split(/[:;]/)
+    .filter((d) => d && isAbsolute(d))
+    .map((d) => join(d));
 }

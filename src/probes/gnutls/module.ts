@@ -31,6 +31,7 @@ import { resolveInterface, type NetInterface } from '../tls/iface.js';
 import { PacketCapture, assertTcSupported } from '../tls/packets.js';
 import { encodeLayout } from './layout.js';
 import { keylogHookEntry, sessionSecretsEntries } from './keys.js';
+import { processLibraryPath } from './lib-targets.js';
 import { gnutlsFinder, keyPlan, parseForcedVersion, type GnutlsFunc, type GnutlsTarget, type KeyPlan, type KeySource } from './targets.js';
 
 const DATA_PROGRAMS: Partial<Record<GnutlsFunc, { entry: string; ret?: string }>> = {
@@ -45,6 +46,9 @@ type Mode = 'text' | 'keylog' | 'pcap';
 
 /** Largest snap length the packet capture takes (ECAP_MAX_PACKET in bpf/include/events.h). */
 const MAX_SNAPLEN = 65792;
+
+/** How long after a program's exec its memory map is looked at again for GnuTLS files it mapped meanwhile. */
+const LATE_SCAN_MS = 250;
 
 interface Hooked {
   target: GnutlsTarget;
@@ -71,6 +75,7 @@ export class GnutlsModule implements CaptureModule {
   private keyCounters = { events: 0, keys: 0, duplicates: 0, rejected: 0, short: 0 };
   private final: ModuleStats | undefined;
   private keylogPath = '';
+  private timers = new Set<NodeJS.Timeout>();
   // pcap mode
   private iface: NetInterface | undefined;
   private filter: CompiledFilter | undefined;
@@ -231,23 +236,37 @@ export class GnutlsModule implements CaptureModule {
     }
   }
 
-  /** A program started: hook its executable (GnuTLS linked in) and the libgnutls it needs. */
+  /**
+   * A program started: hook its executable (GnuTLS linked in) and the libgnutls it needs (LD_LIBRARY_PATH,
+   * RUNPATH and the system directories, as ld.so resolves them), at once; and, a moment later, whatever GnuTLS
+   * file it mapped meanwhile (dlopen, preloads).
+   */
   private discover(pid: number, filename: string): void {
     const exe = exePath(pid) ?? filename;
-    for (const t of gnutlsFinder.ofNewProgram(exe)) {
-      if (this.targets.has(t.key)) continue;
-      let plan: KeyPlan | undefined;
-      if (this.mode !== 'text') {
-        const p = keyPlan(t, this.keySource, this.forcedVersion);
-        if (typeof p === 'string') {
-          this.ctx.log.warn('no key method for a GnuTLS library; skipped', { path: t.displayPath, lib: t.info.lib, reason: p });
-          this.targets.set(t.key, { target: t, id: 0, links: [] }); // do not ask again
-          continue;
-        }
-        plan = p;
+    for (const t of gnutlsFinder.ofNewProgram(exe, processLibraryPath(pid))) this.consider(t);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.obj) return;
+      for (const t of gnutlsFinder.lateMappings(pid, new Set(this.targets.keys()))) this.consider(t);
+    }, LATE_SCAN_MS);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  /** Hook a file found after the start, once. */
+  private consider(t: GnutlsTarget): void {
+    if (this.targets.has(t.key)) return;
+    let plan: KeyPlan | undefined;
+    if (this.mode !== 'text') {
+      const p = keyPlan(t, this.keySource, this.forcedVersion);
+      if (typeof p === 'string') {
+        this.ctx.log.warn('no key method for a GnuTLS library; skipped', { path: t.displayPath, lib: t.info.lib, reason: p });
+        this.targets.set(t.key, { target: t, id: 0, links: [] }); // do not ask again
+        return;
       }
-      this.attachTarget(t, plan, false);
+      plan = p;
     }
+    this.attachTarget(t, plan, false);
   }
 
   private attachTarget(t: GnutlsTarget, plan: KeyPlan | undefined, fatal: boolean): void {
@@ -367,6 +386,8 @@ export class GnutlsModule implements CaptureModule {
 
   async close(): Promise<void> {
     this.unsubscribe?.();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.drain();
     if (this.obj) this.final = this.stats();
     this.obj?.close();

@@ -1,9 +1,11 @@
 /** GnuTLS target discovery and key plans on this machine's files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processLibraryPath } from './lib-targets.js';
 import { clearTargetCaches, gnutlsFinder, keyPlan, parseForcedVersion } from './targets.js';
 
 const LIB = '/usr/lib/x86_64-linux-gnu/libgnutls.so.30';
@@ -69,4 +71,27 @@ test('a program that needs libgnutls: found when it starts', { skip: !haveLib ||
   const ts = gnutlsFinder.ofNewProgram('/usr/bin/wget');
   assert.ok(ts.some((t) => /libgnutls\.so/.test(t.path)), ts.map((t) => t.path).join(', '));
   assert.deepEqual(gnutlsFinder.ofNewProgram('/nonexistent'), []);
+});
+
+test('a program started with LD_LIBRARY_PATH: its private libgnutls copy is resolved first', { skip: !haveLib || !existsSync('/usr/bin/gnutls-cli') }, () => {
+  const d = mkdtempSync(join(tmpdir(), 'gnutls-ld-'));
+  try {
+    copyFileSync(LIB, join(d, 'libgnutls.so.30'));
+    const ts = gnutlsFinder.ofNewProgram('/usr/bin/gnutls-cli', [d]);
+    assert.ok(ts.some((t) => t.path === join(d, 'libgnutls.so.30')), ts.map((t) => t.path).join(', '));
+    assert.ok(!ts.some((t) => t.path.startsWith('/usr/lib')), 'the system copy is not what this program loads');
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('LD_LIBRARY_PATH of a running process: absolute entries only', async () => {
+  const child = spawn('sleep', ['5'], { env: { ...process.env, LD_LIBRARY_PATH: '/opt/a:relative/b::/opt/c/' } });
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(processLibraryPath(child.pid!), ['/opt/a', '/opt/c/']);
+    assert.deepEqual(processLibraryPath(4_000_000), [], 'no such process');
+  } finally {
+    child.kill();
+  }
 });

@@ -12,7 +12,11 @@ import { libraryDirs } from '../../discovery/libs.js';
 import { exePath, listPids, processExists } from '../../discovery/proc.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
 import { applyLiveFilter, baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { processLibraryPath } from '../gnutls/lib-targets.js';
 import { nsprFinder, type NsprFunc, type NsprTarget } from './targets.js';
+
+/** How long after a program's exec its memory map is looked at again for NSPR files it mapped meanwhile. */
+const LATE_SCAN_MS = 250;
 
 const PROGRAMS: Record<NsprFunc, { entry: string; ret?: string }> = {
   PR_Write: { entry: 'uprobe_pr_write', ret: 'uretprobe_pr_write' },
@@ -35,6 +39,7 @@ export class NssModule implements CaptureModule {
   private lost = 0;
   private attachFailures = 0;
   private final: ModuleStats | undefined;
+  private timers = new Set<NodeJS.Timeout>();
 
   constructor(private config: Config) {}
 
@@ -105,11 +110,27 @@ export class NssModule implements CaptureModule {
       this.unsubscribe = this.ctx.onProcess({
         exec: (pid, filename) => {
           if (onlyPid > 0 && pid !== onlyPid) return;
-          const exe = exePath(pid) ?? filename;
-          for (const t of nsprFinder.ofNewProgram(exe)) if (!this.targets.has(t.key)) this.attachTarget(t, false);
+          this.discover(pid, filename);
         },
       });
     }
+  }
+
+  /**
+   * A program started: hook its executable and the libnspr4 it needs (directly or through libnss3/libssl3;
+   * LD_LIBRARY_PATH, RUNPATH and the system directories, as ld.so resolves them), at once; and, a moment later,
+   * whatever NSPR file it mapped meanwhile (Firefox loads libnss3 with dlopen).
+   */
+  private discover(pid: number, filename: string): void {
+    const exe = exePath(pid) ?? filename;
+    for (const t of nsprFinder.ofNewProgram(exe, processLibraryPath(pid))) if (!this.targets.has(t.key)) this.attachTarget(t, false);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.obj) return;
+      for (const t of nsprFinder.lateMappings(pid, new Set(this.targets.keys()))) if (!this.targets.has(t.key)) this.attachTarget(t, false);
+    }, LATE_SCAN_MS);
+    timer.unref();
+    this.timers.add(timer);
   }
 
   private attachTarget(t: NsprTarget, fatal: boolean): void {
@@ -154,6 +175,8 @@ export class NssModule implements CaptureModule {
 
   async close(): Promise<void> {
     this.unsubscribe?.();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.drain();
     if (this.obj) this.final = this.stats();
     this.obj?.close();

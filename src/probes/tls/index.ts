@@ -30,7 +30,9 @@ export const tlsDescriptor: ModuleDescriptor = {
   description:
     'Hooks SSL_write/SSL_read (and the _ex forms) of every libssl on the system and in running processes, and of\n' +
     'programs started later, and prints what they send and receive in plaintext, with process, thread, user, fd\n' +
-    'and connection. No CA certificate and no change to the programs.',
+    'and connection. No CA certificate and no change to the programs. With -m keylog it writes the connections\' TLS\n' +
+    'secrets as an NSS key log instead; with -m pcap it captures the packets of an interface into a pcapng file that\n' +
+    'carries those secrets, so Wireshark opens it decrypted (docs/keylog-pcap.md).',
   examples: [
     'ecapture tls',
     'ecapture tls -p 1234 --hex',

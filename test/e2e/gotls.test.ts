@@ -2,8 +2,9 @@
  * `ecapture gotls` against real Go programs on 127.0.0.1 (test/fixtures/go: stdlib-only HTTPS client and server,
  * built by Debian's Go with GOPROXY=off): the client built normally, stripped (-ldflags=-s -w) and as PIE.
  *   text:    request and response plaintext with the right pid, comm, fd and tuple, for each build; a 100 KB body
- *            whole on both sides; HTTP/2 from Go's client (ForceAttemptHTTP2); discovery of running and new Go
- *            programs; --pid;
+ *            whole on both sides; HTTP/2 from Go's client (ForceAttemptHTTP2), as raw frames and decoded by the
+ *            connection tracker (parsed output, client and server side); discovery of running and new Go programs;
+ *            --pid;
  *   keylog:  the key log equals Go's own KeyLogWriter output and lets tshark decrypt an independent tcpdump
  *            recording (TLS 1.3 against the Go server, TLS 1.2 against openssl s_server);
  *   pcap:    the pcapng file decrypts on its own (Decryption Secrets Blocks);
@@ -125,8 +126,9 @@ function stream(recs: JsonRec[], pid: number, dir: 'read' | 'write', localPort: 
   return Buffer.concat(mine.map(bytesOf));
 }
 
-async function gotls(args: string[]): Promise<Capture> {
-  return startCapture(['gotls', '--format', 'json', ...args], { readyTimeoutMs: 30_000 });
+/** A gotls capture with JSON output; raw per-call data records unless `parse` (then the tracker's L7 records). */
+async function gotls(args: string[], parse = false): Promise<Capture> {
+  return startCapture(['gotls', '--format', 'json', ...args], { readyTimeoutMs: 30_000, parse });
 }
 
 async function client(variant: GoVariant, args: string[]): Promise<{ pid: number; stdout: string }> {
@@ -280,6 +282,53 @@ test('gotls text: HTTP/2 from Go\'s client (ForceAttemptHTTP2)', async (t) => {
     assert.equal(frames.filter((f) => f.type === 0x0 && f.stream > 0 && f.length > 0).length, 2, 'two DATA frames: two requests on one connection');
     assert.deepEqual(new Set(recs.filter((r) => r.type === 'data').map((r) => r.src_port === localPort ? localPort : r.dst_port)), new Set([localPort]), 'one connection');
   }
+});
+
+interface L7Msg {
+  protocol: string;
+  kind: string;
+  headers?: [string, string][];
+  body?: string;
+  method?: string;
+  target?: string;
+  status?: number;
+  stream_id?: number;
+}
+
+test('gotls parsed output: HTTP/2 and HTTP/1.1 exchanges are decoded (headers, bodies) for the client and the server', async (t) => {
+  if (!ready(t)) return;
+  const srv = server!.pid;
+  const cap = await gotls([], true);
+  const h2 = await client('normal', ['-url', `https://127.0.0.1:${serverPort}/parsed-h2`, '-http2', '-delay', '700ms']);
+  const h1 = await client('pie', ['-url', `https://127.0.0.1:${serverPort}/parsed-h1`, '-body', 'parse me', '-delay', '700ms']);
+  await sleep(500);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  const recs = records(cap).filter((r) => r.type === 'l7');
+  const msgs = (pid: number, protocol: string, kind: string): L7Msg[] =>
+    recs.filter((r) => r.pid === pid && (r.msg as L7Msg).protocol === protocol && (r.msg as L7Msg).kind === kind).map((r) => r.msg as L7Msg);
+  const header = (m: L7Msg, name: string): string | undefined => m.headers?.find(([k]) => k.toLowerCase() === name)?.[1];
+  // HTTP/2, the client's side: HPACK-decoded request pseudo-headers, the response status and body
+  const req2 = msgs(h2.pid, 'http2', 'request').find((m) => header(m, ':path') === '/parsed-h2');
+  assert.ok(req2, `the client's HTTP/2 request is decoded (${JSON.stringify(recs.filter((r) => r.pid === h2.pid).map((r) => r.msg)).slice(0, 400)})`);
+  assert.equal(header(req2, ':method'), 'GET');
+  assert.equal(header(req2, ':scheme'), 'https');
+  assert.equal(header(req2, 'user-agent'), 'Go-http-client/2.0');
+  const resp2 = msgs(h2.pid, 'http2', 'response').find((m) => m.stream_id === req2.stream_id);
+  assert.ok(resp2, 'the HTTP/2 response on the same stream');
+  assert.equal(header(resp2, ':status'), '200');
+  assert.equal(resp2.body, 'hello from tlsserver: GET /parsed-h2 (0 bytes received, HTTP/2.0)\n');
+  // ... and the server's side of the same exchange
+  assert.ok(msgs(srv, 'http2', 'request').some((m) => header(m, ':path') === '/parsed-h2'), 'the server\'s read of the HTTP/2 request is decoded');
+  assert.ok(msgs(srv, 'http2', 'response').some((m) => (m.body ?? '').includes('GET /parsed-h2')), 'the server\'s HTTP/2 response is decoded');
+  // HTTP/1.1 from the PIE client
+  const req1 = msgs(h1.pid, 'http1', 'request').find((m) => m.target === '/parsed-h1');
+  assert.ok(req1, 'the HTTP/1.1 request is decoded');
+  assert.equal(req1.method, 'POST');
+  assert.equal(req1.body, 'parse me');
+  assert.equal(header(req1, 'content-type'), 'text/plain');
+  const resp1 = msgs(h1.pid, 'http1', 'response');
+  assert.ok(resp1.some((m) => m.status === 200 && m.body === 'hello from tlsserver: POST /parsed-h1 (8 bytes received, HTTP/1.1)\n'), 'the HTTP/1.1 response is decoded');
+  assert.ok(recs.filter((r) => r.pid === h1.pid).every((r) => r.dst_port === serverPort || r.src_port === serverPort), 'tuples on the records');
 });
 
 /** HTTP/2 frame headers of a server → client byte stream (after its start: no preface on this side). */

@@ -93,6 +93,18 @@ export function dataHeader(rec: DataRecord): string {
   return `${whoLine(rec)} FD:${rec.fd} ${flow(rec)} ${DIR_WORD[rec.dir]} ${rec.payload.length} bytes${rec.lib ? ` [${rec.lib}]` : ''}`;
 }
 
+/** A header field on one line: control characters (newlines too) as \xNN. */
+function oneLine(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A header line and a captured text (shell line, SQL) rendered as a payload. */
+function withBody(head: string, text: string, opts: TextOptions): Encoded {
+  const body = renderPayload(Buffer.from(text, 'utf8'), opts);
+  if (typeof body === 'string') return `${head}${body}\n`;
+  return [head, body, '\n'];
+}
+
 /** Encoded output: one chunk, or several to be written back to back (lets sinks use writev, no copy). */
 export type Encoded = Buffer | string | (Buffer | string)[];
 
@@ -112,20 +124,21 @@ export function encodeText(rec: CaptureRecord, opts: TextOptions = {}): Encoded 
     case 'key':
       return `${rec.label} ${rec.clientRandom.toString('hex')} ${rec.secret.toString('hex')}\n`;
     case 'shell': {
+      // the command as typed: rendered like a payload (control bytes escaped on a terminal, --hex, -t)
       const status = rec.retval === undefined ? '' : ` Retval:${rec.retval}`;
-      const where = `${rec.tty ? ` TTY:${rec.tty}` : ''}${rec.cwd ? ` CWD:${rec.cwd}` : ''}`;
-      return `${whoLine(rec)} ${rec.shell}${where}${status}\n${rec.line}\n`;
+      const where = `${rec.tty ? ` TTY:${oneLine(rec.tty)}` : ''}${rec.cwd ? ` CWD:${oneLine(rec.cwd)}` : ''}`;
+      return withBody(`${whoLine(rec)} ${rec.shell}${where}${status}\n`, rec.line, opts);
     }
     case 'query': {
       // Status is free text (an error message), so it comes last and runs to the end of the line
       const parts = [`${rec.db}`];
       if (rec.kind) parts.push(`Kind:${rec.kind}`);
       parts.push(`Len:${rec.length}`);
-      if (rec.database) parts.push(`DB:${rec.database}`);
-      if (rec.client) parts.push(`Client:${rec.client}`);
+      if (rec.database) parts.push(`DB:${oneLine(rec.database)}`);
+      if (rec.client) parts.push(`Client:${oneLine(rec.client)}`);
       if (rec.retval !== undefined) parts.push(`Retval:${rec.retval}`);
-      if (rec.status) parts.push(`Status:${rec.status.replace(/[\r\n]+/g, ' ')}`);
-      return `${whoLine(rec)} ${parts.join(' ')}\n${rec.query}\n`;
+      if (rec.status) parts.push(`Status:${oneLine(rec.status)}`);
+      return withBody(`${whoLine(rec)} ${parts.join(' ')}\n`, rec.query, opts);
     }
     case 'l7':
       if (opts.formatL7) {

@@ -103,3 +103,17 @@ test('a lost last chunk of a line marks the command and keeps the rest', () => {
   assert.equal(out[0]!.line, 'first');
   assert.equal(s.counters.truncatedCommands, 1);
 });
+
+test('text output of shell and query records: header fields on one line, the text rendered like a payload', async () => {
+  const { encodeText } = await import('../../output/encoders/text.js');
+  const flat = (e: ReturnType<typeof encodeText>): string => (Array.isArray(e) ? e.map((x) => x.toString()).join('') : e.toString());
+  const who = { pid: 1, tid: 1, uid: 0, comm: 'bash' };
+  const sh: ShellRecord = { type: 'shell', ts: 0n, module: 'bash', who, shell: 'bash', line: 'echo \x1b[31mred\nls', retval: 0, tty: 'pts/1', cwd: '/tmp/a\nb' };
+  const plain = flat(encodeText(sh));
+  assert.match(plain, / bash TTY:pts\/1 CWD:\/tmp\/a\\x0ab Retval:0\necho \x1b\[31mred\nls\n$/, 'to a file: the line byte-exact, the header on one line');
+  assert.match(flat(encodeText(sh, { tty: true })), /\necho \\x1b\[31mred\nls\n$/, 'to a terminal: control bytes escaped');
+  assert.match(flat(encodeText(sh, { tsize: 4 })), /\necho\n\.\.\. 12 more bytes not printed/);
+  assert.match(flat(encodeText(sh, { hex: true })), /\n00000000  65 63 68 6f /);
+  const q = { type: 'query' as const, ts: 0n, module: 'mysqld' as const, who, db: 'mysqld' as const, query: 'select 1', length: 8, status: 'ERROR 1: a\nb', retval: 1, kind: 'query' };
+  assert.match(flat(encodeText(q)), / mysqld Kind:query Len:8 Retval:1 Status:ERROR 1: a\\x0ab\nselect 1\n$/);
+});

@@ -257,6 +257,28 @@ test('tls and gnutls at the same time: curl (maps libssl and libgnutls) once, in
   assert.equal(te.filter((e) => e.pid === w.pid).length, 0, 'no tls event for wget');
 });
 
+/** Loaded BPF programs of the gnutls and nss objects (kernel names are cut to 15 characters). */
+function ourPrograms(): string[] {
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) return [];
+  return (JSON.parse(r.stdout) as { name?: string }[]).map((p) => p.name ?? '').filter((n) => /^(uprobe_gnutls|uretprobe_gnut|uprobe_pr_|uretprobe_pr_)/.test(n));
+}
+
+test('gnutls, nss: after SIGINT nothing of ours stays loaded or attached (text, keylog, pcap; TC cleanup is the packet capture\'s, tested with tls)', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'bpftool')) return;
+  for (const args of [['gnutls'], ['gnutls', '-m', 'keylog', '-k', join(dir, 'detach-keys.log')], ['gnutls', '-m', 'pcap', '-i', 'lo', '-w', join(dir, 'detach.pcapng'), '-k', join(dir, 'detach-keys2.log')], ['nss']]) {
+    const before = ourPrograms().length;
+    const cap = await startCapture(args);
+    const perfDuring = JSON.parse(spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8' }).stdout || '[]') as { pid: number }[];
+    assert.ok(perfDuring.some((p) => p.pid === cap.pid), `${args.join(' ')}: uprobes attached while capturing`);
+    assert.ok(ourPrograms().length > before, `${args.join(' ')}: programs loaded while capturing`);
+    assert.equal(await cap.stop(), 0, cap.stderr());
+    const perf = JSON.parse(spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8' }).stdout || '[]') as { pid: number }[];
+    assert.deepEqual(perf.filter((p) => p.pid === cap.pid), [], `${args.join(' ')}: no uprobe/tracepoint of ours stays attached`);
+    await waitFor(`${args.join(' ')}: programs unloaded`, () => ourPrograms().length <= before, 5000);
+  }
+});
+
 test('gnutls: bad input is one clear line with a hint and exit 1', async (t) => {
   if (!canRunBpf(t)) return;
   const d = tempDir();

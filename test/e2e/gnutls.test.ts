@@ -33,7 +33,7 @@ before(async () => {
   makeCert(dir);
   big = Buffer.from(randomBytes(225 * 1024).toString('base64').replace(/(.{76})/g, '$1\n'));
   writeFileSync(join(dir, 'big.txt'), big);
-  for (const n of ['gcli', 'wget', 'pid', 'other', 'k13', 'k12', 'kwget', 'dupcurl', 'dupwget', 'late']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
+  for (const n of ['gcli', 'wget', 'pid', 'other', 'k13', 'k12', 'kwget', 'dupcurl', 'dupwget', 'late', 'perf']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
   port = await freePort();
   server = startProcess('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', 'cert.pem', '-key', 'key.pem', '-WWW', '-quiet'], { cwd: dir });
   await waitFor('s_server', () => spawnSync('sh', ['-c', `ss -ltn | grep -q 127.0.0.1:${port}`]).status === 0, 10_000);
@@ -255,6 +255,25 @@ test('tls and gnutls at the same time: curl (maps libssl and libgnutls) once, in
   assert.equal(gw.length, 1, 'wget request once in gnutls');
   assert.equal(gw[0]!.pid, w.pid);
   assert.equal(te.filter((e) => e.pid === w.pid).length, 0, 'no tls event for wget');
+});
+
+test('gnutls, nss: the objects load on the fallback paths (no bpf_loop, perf buffer); the perf-buffer path captures', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli')) return;
+  const { LoadedObject, rodata } = await import('../../src/bpf/object.js');
+  for (const stem of ['tls/gnutls', 'tls/nss']) {
+    for (const [loop, perf] of [[0, 0], [0, 1], [1, 1]] as const) {
+      const o = LoadedObject.load(stem, { rodata: { have_bpf_loop: rodata.u32(loop), use_perfbuf: rodata.u32(perf) }, ...(perf ? { autocreate: { events_rb: false } } : {}) });
+      o.close();
+    }
+  }
+  const cap = await startCapture(['gnutls'], { env: { ECAPTURE_FORCE_PERFBUF: '1' } });
+  const cli = await gnutlsCli('perf.txt');
+  assert.equal(cli.code, 0, cli.stderr);
+  await sleep(300);
+  assert.equal(await cap.stop(), 0, cap.stderr());
+  const events = parseTextEvents(cap.events());
+  assert.equal(requestsFor(events, 'perf.txt').length, 1, 'captured through the perf buffer');
+  assert.match(readStream(events, cli.pid).toString('latin1'), /hello perf/);
 });
 
 /** Loaded BPF programs of the gnutls and nss objects (kernel names are cut to 15 characters). */

@@ -9,7 +9,8 @@
  *                                belongs to that message
  *   uprobe pg_parse_query(const char *query_string)   (or --funcname: any function whose arg0 is the text)
  *                                the text of a 'Q' (simple query) or 'P' (Parse) message; later calls in
- *                                the same message (SQL function bodies) are not client statements
+ *                                the same message (SQL function bodies) are not client statements. A
+ *                                backend idle before the capture started: its first text counts too
  *   uprobe pgstat_report_activity(BackendState state, const char *cmd_str)
  *                                STATE_RUNNING during a 'B' (Bind) message: the text of the prepared
  *                                statement about to be executed (named statements too, which are never
@@ -178,12 +179,18 @@ int BPF_KPROBE(uprobe_pg_query, const char *query)
 
 	if (!query)
 		return 0;
-	st = pg_get(!have_msgtype);
-	if (!st)
-		return 0;
-	if (have_msgtype) {
-		if (st->emitted || (st->msgtype != 'Q' && st->msgtype != 'P'))
+	st = pg_get(0);
+	if (!st) {
+		/*
+		 * A backend seen for the first time: it was waiting for a message when the capture started, so the
+		 * return of that pq_getbyte call was not hooked. The first text of a message is the client's.
+		 */
+		st = pg_get(1);
+		if (!st)
 			return 0;
+		st->msgtype = 0;
+	} else if (have_msgtype && (st->emitted || (st->msgtype != 'Q' && st->msgtype != 'P'))) {
+		return 0;
 	}
 	pg_statement(ctx, st, (__u64)query, st->msgtype);
 	return 0;

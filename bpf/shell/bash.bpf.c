@@ -2,9 +2,12 @@
 /*
  * bash: the lines typed at the prompt and each command's exit status.
  *
- *   uretprobe readline        (bash itself when readline is built in, as on Debian; else libreadline.so)
+ *   uretprobe readline_internal_teardown (or readline when that is not exported)
+ *                             (bash itself when readline is built in, as on Debian; else libreadline.so)
  *                             a line read at the prompt; lines read while a command runs (read -e) are not
- *                             commands and are skipped
+ *                             commands and are skipped. readline() itself would miss the first line of a
+ *                             bash already waiting at its prompt when the capture starts (the return of a
+ *                             call in progress is not hooked); the teardown is called after Enter
  *   uprobe/uretprobe execute_command
  *                             the top-level run of a command: the call made by reader_loop (its return
  *                             address lies in reader_loop), matched with its return by the stack pointer, so
@@ -22,7 +25,7 @@
 const volatile __u64 reader_loop_vaddr = 0;
 const volatile __u64 reader_loop_size = 0;
 
-/* char *readline(const char *prompt) */
+/* char *readline_internal_teardown(int eof) / char *readline(const char *prompt) */
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_readline, void *line)
 {
@@ -33,7 +36,7 @@ int BPF_KRETPROBE(uretprobe_readline, void *line)
 	st = shell_get_or_create();
 	if (!st)
 		return 0;
-	if (st->run_sp)
+	if (st->run_sp || (!reader_loop_vaddr && st->depth))
 		return 0; /* read by a running command, not at the prompt */
 	shell_line(ctx, st, (__u64)line);
 	return 0;
@@ -87,6 +90,6 @@ int BPF_KPROBE(uprobe_read_command)
 	if (st->id)
 		shell_end(ctx, st, shell_status(st), END_NOT_RUN);
 	st->run_sp = 0;
-	st->depth = 0;
+	st->depth = 0; /* a longjmp (Ctrl-C) may have skipped returns */
 	return 0;
 }

@@ -27,7 +27,7 @@ struct shell_state {
 	__u32 nlines;   /* lines of `id` sent so far */
 	__u32 has_bias;
 	__u32 depth;    /* bash without reader_loop: nesting of execute_command */
-	__u32 _pad;
+	__u32 zle_seen; /* zsh: a zleentry(ZLE_CMD_READ) entry was seen */
 	__u64 zle_sp;   /* zsh: stack pointer at entry of the zleentry(ZLE_CMD_READ) call in progress */
 };
 
@@ -274,7 +274,6 @@ static __always_inline void shell_end(void *ctx, struct shell_state *st, int ret
 	st->id = 0;
 	st->nlines = 0;
 	st->run_sp = 0;
-	st->depth = 0;
 	if (!id || !nlines)
 		return;
 	e = text_begin(EVENT_SHELL, TEXT_SHELL_END, id);

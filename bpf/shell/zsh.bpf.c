@@ -9,6 +9,10 @@
  *                              command just parsed; when it returns, lastval is the command's status
  *   uprobe parse_event         loop() starts parsing the next command: a command still open was not run
  *                              (parse error), $? = lastval
+ *   uretprobe zlegetline       (zle.so) zleread's copy of the finished line: used only until the first
+ *                              zleentry(ZLE_CMD_READ) entry is seen, for a zsh that was already waiting at
+ *                              its prompt when the capture started (the return of a call in progress is
+ *                              not hooked, so its line would be lost)
  * plus the exit/exec tracepoints of shell.bpf.h.
  */
 #include "shell.bpf.h"
@@ -24,8 +28,10 @@ int BPF_KPROBE(uprobe_zleentry, int cmd)
 	if (cmd != ZLE_CMD_READ || !pass_filter())
 		return 0;
 	st = shell_get_or_create();
-	if (st)
+	if (st) {
 		st->zle_sp = PT_REGS_SP(ctx);
+		st->zle_seen = 1;
+	}
 	return 0;
 }
 
@@ -39,6 +45,22 @@ int BPF_KRETPROBE(uretprobe_zleentry, void *line)
 	st->zle_sp = 0;
 	if (st->run_sp)
 		return 0; /* read by a running command, not at the prompt */
+	shell_line(ctx, st, (__u64)line);
+	return 0;
+}
+
+/* char *zlegetline(int *ll, int *cs) in zle.so */
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_zlegetline, void *line)
+{
+	struct shell_state *st;
+
+	if (!line || !pass_filter())
+		return 0;
+	st = shell_get_or_create();
+	if (!st || st->zle_seen || st->run_sp)
+		return 0; /* zleentry calls are seen already: that hook has the line */
+	st->zle_seen = 1;
 	shell_line(ctx, st, (__u64)line);
 	return 0;
 }

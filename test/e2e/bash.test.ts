@@ -95,14 +95,15 @@ after(() => {
   cleanup(dir);
 });
 
-test('bash: typed commands arrive with full text, exit status, pid, uid, tty and cwd', async (t) => {
+test('bash: typed commands arrive with full text, exit status, pid, uid, tty and cwd (shell started before the capture)', async (t) => {
   if (!canRunBpf(t) || !needPrograms(t, 'tmux', 'bash')) return;
   const bash = which('bash')!;
   const sub = join(dir, 'sub');
   mkdirSync(sub);
+  // the shell waits at its prompt before the capture starts: its first line must not be lost
+  const sh = await startShell('all', dir);
   const cap = await startCapture(['bash', '--bash', bash], { dir });
   try {
-    const sh = await startShell('all', dir);
     const long = `${TAG}_long_${randomBytes(5000).toString('hex')}`; // 10 KB + tag, one line
     type('all', `echo ${TAG}_ok`);
     type('all', `ls /nonexistent_${TAG}_fail`);

@@ -35,7 +35,7 @@ interface QueryRec {
   query: string;
 }
 
-const HEAD = /^\S+ PID:(\d+) TID:(\d+) Comm:(.*?) UID:\d+ (mysqld|postgres) Kind:(\S+) Len:(\d+)(?: DB:(\S+))?(?: Client:(\S+))?(?: Retval:(-?\d+))? Status:(.*)$/;
+const HEAD = /^\S+ PID:(\d+) TID:(\d+) Comm:(.*?) UID:\d+ (mysqld|postgres)(?: Kind:(\S+))? Len:(\d+)(?: DB:(\S+))?(?: Client:(\S+))?(?: Retval:(-?\d+))? Status:(.*)$/;
 
 /** Parse the text output of query records: a header line, then the query until the next header. */
 function parseQueries(text: string): QueryRec[] {
@@ -50,7 +50,8 @@ function parseQueries(text: string): QueryRec[] {
     const m = HEAD.exec(l);
     if (m) {
       close();
-      cur = { pid: Number(m[1]), tid: Number(m[2]), comm: m[3]!, db: m[4]!, kind: m[5], len: Number(m[6]), status: m[10]!, query: '' };
+      cur = { pid: Number(m[1]), tid: Number(m[2]), comm: m[3]!, db: m[4]!, len: Number(m[6]), status: m[10]!, query: '' };
+      if (m[5]) cur.kind = m[5];
       if (m[7]) cur.database = m[7];
       if (m[8]) cur.client = m[8];
       if (m[9]) cur.retval = Number(m[9]);

@@ -1,7 +1,7 @@
 /**
  * `ecapture postgres` against a PostgreSQL server started here (a temporary cluster owned by the postgres
  * user, 127.0.0.1, a free port): simple queries sent with psql (a plain one, a failing one, a 20 KB and a 100 KB one,
- * SQL PREPARE/EXECUTE) and extended-protocol statements (Parse/Bind/Execute/Sync, unnamed and named, one
+ * SQL PREPARE/EXECUTE; a session idle before the capture started) and extended-protocol statements (Parse/Bind/Execute/Sync, unnamed and named, one
  * failing at Bind) sent by a minimal client below. Records are matched by unique markers.
  */
 import { test, before, after } from 'node:test';
@@ -33,7 +33,7 @@ interface QueryRec {
   query: string;
 }
 
-const HEAD = /^\S+ PID:(\d+) TID:\d+ Comm:(.*?) UID:\d+ (mysqld|postgres) Kind:(\S+) Len:(\d+)(?: DB:(\S+))?(?: Client:(\S+))?(?: Retval:(-?\d+))? Status:(.*)$/;
+const HEAD = /^\S+ PID:(\d+) TID:\d+ Comm:(.*?) UID:\d+ (mysqld|postgres)(?: Kind:(\S+))? Len:(\d+)(?: DB:(\S+))?(?: Client:(\S+))?(?: Retval:(-?\d+))? Status:(.*)$/;
 
 function parseQueries(text: string): QueryRec[] {
   const out: QueryRec[] = [];
@@ -47,7 +47,8 @@ function parseQueries(text: string): QueryRec[] {
     const m = HEAD.exec(l);
     if (m) {
       close();
-      cur = { pid: Number(m[1]), kind: m[4], len: Number(m[5]), status: m[9]!, query: '' };
+      cur = { pid: Number(m[1]), len: Number(m[5]), status: m[9]!, query: '' };
+      if (m[4]) cur.kind = m[4];
       if (m[6]) cur.database = m[6];
       if (m[7]) cur.client = m[7];
       if (m[8]) cur.retval = Number(m[8]);
@@ -89,6 +90,13 @@ class MiniPg {
     sock.write(Buffer.concat([i32(params.length + 4), params]));
     await r;
     return c;
+  }
+
+  /** A simple query; waits for ReadyForQuery. */
+  async query(sql: string): Promise<void> {
+    const r = this.ready();
+    this.sock.write(msg('Q', cstr(sql)));
+    await r;
   }
 
   /** Send messages, then Sync, and wait for ReadyForQuery. */
@@ -178,10 +186,16 @@ test('postgres: simple and extended queries, a failing one and a 20 KB one arriv
   if (!bin) return void skipOrFail(t, 'PostgreSQL server binaries are not installed (/usr/lib/postgresql/<N>/bin)');
   if (setupError) return void skipOrFail(t, setupError);
   assert.ok(server, 'postgres started');
+  // a session idle before the capture starts (its backend waits inside pq_getbyte)
+  const early = await MiniPg.connect(port);
+  await early.query('select 1');
   const cap = await startCapture(['postgres', '--postgres', join(bin, 'postgres')], { dir });
   const big = `${TAG}_big_${'y'.repeat(20 * 1024)}`;
   const huge = `${TAG}_huge_${'0123456789'.repeat(10_000)}`; // 100 KB
   try {
+    await early.query(`select '${TAG}_early' as e`);
+    await early.query(`select '${TAG}_early2' as e`);
+    early.close();
     assert.equal((await psql(`select '${TAG}_ok' as a`)).code, 0);
     assert.notEqual((await run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `select * from nope_${TAG}`])).code, 0);
     const r = await psql(`select length('${big}') as n`);
@@ -210,6 +224,12 @@ test('postgres: simple and extended queries, a failing one and a 20 KB one arriv
     assert.ok(q.length, `a ${kind ?? ''} record with ${s.slice(0, 50)}: ${recs.map((x) => `${x.kind}:${x.query.slice(0, 40)}`).join(' | ')}`);
     return q;
   };
+  const [early1] = find(`${TAG}_early`);
+  assert.equal(early1!.query, `select '${TAG}_early' as e`, 'the first statement of a session idle before the capture');
+  assert.equal(early1!.kind, undefined, 'its message type was read before the capture started');
+  assert.equal(early1!.status, 'SUCCESS');
+  assert.match(early1!.client ?? '', /^postgres@127\.0\.0\.1:\d+$/);
+  assert.equal(find(`${TAG}_early2`, 'simple')[0]!.status, 'SUCCESS');
   const [ok] = find(`${TAG}_ok`, 'simple');
   assert.equal(ok!.query, `select '${TAG}_ok' as a`);
   assert.equal(ok!.status, 'SUCCESS');

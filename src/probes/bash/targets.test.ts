@@ -26,13 +26,13 @@ test('shellPath: flag, then $SHELL when it names the shell, then the default', (
   assert.equal(shellPath('/bin/bash', process.pid, 'bash', '/bin/bash', {}), '/bin/bash', 'the flag wins');
 });
 
-test('planBash on this machine\'s bash: readline built in, execute_command, read_command, reader_loop, $?', { skip: !existsSync('/bin/bash') }, () => {
+test('planBash on this machine\'s bash: readline built in (its teardown hooked), execute_command, read_command, reader_loop, $?', { skip: !existsSync('/bin/bash') }, () => {
   const p = planBash({ bash: '/bin/bash' });
   assert.equal(p.object, 'shell/bash');
   const progs = p.uprobes.map((u) => u.program);
   assert.deepEqual(progs, ['uretprobe_readline', 'uprobe_execute_command', 'uretprobe_execute_command', 'uprobe_read_command']);
   withElf('/bin/bash', (elf) => {
-    const rl = findFunc(elf, 'readline')!;
+    const rl = findFunc(elf, 'readline_internal_teardown')!;
     assert.equal(p.uprobes[0]!.offset, rl.offset);
     assert.equal(p.uprobes[0]!.retprobe, true);
     const ex = findFunc(elf, 'execute_command')!;
@@ -55,7 +55,8 @@ test('planBash / planZsh errors name the file, the symbol and the flag to use', 
 
 test('planZsh on this machine\'s zsh', { skip: !existsSync('/bin/zsh') }, () => {
   const p = planZsh({ zsh: '/bin/zsh' });
-  assert.deepEqual(p.uprobes.map((u) => u.program), ['uprobe_zleentry', 'uretprobe_zleentry', 'uprobe_execode', 'uretprobe_execode', 'uprobe_parse_event']);
+  assert.deepEqual(p.uprobes.map((u) => u.program), ['uprobe_zleentry', 'uretprobe_zleentry', 'uprobe_execode', 'uretprobe_execode', 'uprobe_parse_event', 'uretprobe_zlegetline']);
+  assert.match(p.uprobes.at(-1)!.path, /\/zsh\/5\.\d+\/zsh\/zle\.so$/, 'zlegetline is in the zle module');
   assert.ok(p.rodata.status_vaddr!.readBigUInt64LE() > 0n, 'lastval found');
   assert.deepEqual(p.warnings, []);
 });

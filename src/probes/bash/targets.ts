@@ -3,10 +3,10 @@
  * file that defines readline (--readlineso, else bash itself when readline is built in as on Debian, else
  * the libreadline.so bash needs).
  *
- * eCapture hooks readline_internal_teardown when exported; we hook readline itself (its return value is the
- * line, in every readline version) plus, for the exit status, execute_command as called by reader_loop and
- * read_command (see bpf/shell/bash.bpf.c). Only readline is required; without execute_command/read_command
- * lines are still captured, without an exit status.
+ * Like eCapture, readline_internal_teardown is hooked when exported (it returns the line, after Enter),
+ * else readline; plus, for the exit status, execute_command as called by reader_loop and read_command (see
+ * bpf/shell/bash.bpf.c). Only the line function is required; without execute_command/read_command lines are
+ * still captured, without an exit status.
  */
 import { basename, dirname } from 'node:path';
 import { CaptureError } from '../../errors.js';
@@ -39,8 +39,13 @@ export function shellPath(flag: string, pid: number, name: 'bash' | 'zsh', fallb
   return fallback;
 }
 
+/**
+ * Where the line is returned: readline_internal_teardown when exported (eCapture's choice too), else readline.
+ * The teardown runs after Enter, so a bash already waiting at its prompt when the capture starts still has
+ * its first line captured; a uretprobe on readline would miss it (the call in progress is not hooked).
+ */
 function readlineIn(elf: ElfFile): FuncPoint | undefined {
-  return findFunc(elf, 'readline');
+  return findFunc(elf, 'readline_internal_teardown') ?? findFunc(elf, 'readline');
 }
 
 export function planBash(config: Config): AuditPlan {
@@ -79,7 +84,7 @@ export function planBash(config: Config): AuditPlan {
     const loop = findFunc(elf, 'reader_loop');
     const status = findVar(elf, 'last_command_exit_value');
     const uprobes: PlannedUprobe[] = [
-      { program: 'uretprobe_readline', path: rlPath, offset: rl.offset, retprobe: true, symbol: 'readline' },
+      { program: 'uretprobe_readline', path: rlPath, offset: rl.offset, retprobe: true, symbol: rl.name },
     ];
     if (exec) {
       uprobes.push({ program: 'uprobe_execute_command', path: bash, offset: exec.offset, cookie: exec.vaddr, symbol: 'execute_command' });
@@ -105,7 +110,7 @@ export function planBash(config: Config): AuditPlan {
       uprobes,
       tracepoints: SHELL_TRACEPOINTS,
       files: rlPath === bash ? [bash] : [bash, rlPath],
-      info: { bash, readline: rlPath, exit_status: exec ? 'execute_command' : read && status ? 'last_command_exit_value' : 'none' },
+      info: { bash, readline: `${rl.name} in ${rlPath}`, exit_status: exec ? 'execute_command' : read && status ? 'last_command_exit_value' : 'none' },
       warnings,
     };
   } finally {

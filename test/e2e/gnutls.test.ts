@@ -1,8 +1,9 @@
 /**
  * `ecapture gnutls` against real programs on 127.0.0.1 (openssl s_server as the server):
  *   - text: gnutls-cli and wget, request and response with pid, comm and tuple; a 300 KB body whole; --pid;
- *   - keylog: TLS 1.3 and 1.2 (gnutls-cli, wget) with both key methods; the key log equals what GnuTLS itself
- *     writes to SSLKEYLOGFILE, and tshark decrypts an independent tcpdump recording with it;
+ *   - keylog: TLS 1.3, 1.2 and a resumed 1.2 session (gnutls-cli, wget) with both key methods; the key log equals
+ *     what GnuTLS itself writes to SSLKEYLOGFILE (plus the resumed session, which GnuTLS does not log), and tshark
+ *     decrypts its own independent recording of the traffic with it;
  *   - pcap: a pcapng file that tshark decrypts on its own (Decryption Secrets Blocks), TLS 1.3 and 1.2;
  *   - tls and gnutls captures at the same time: curl (which maps libssl and libgnutls) is reported once, by tls;
  *     wget once, by gnutls;
@@ -33,7 +34,7 @@ before(async () => {
   makeCert(dir);
   big = Buffer.from(randomBytes(225 * 1024).toString('base64').replace(/(.{76})/g, '$1\n'));
   writeFileSync(join(dir, 'big.txt'), big);
-  for (const n of ['gcli', 'wget', 'pid', 'other', 'k13', 'k12', 'kwget', 'dupcurl', 'dupwget', 'late', 'perf']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
+  for (const n of ['gcli', 'wget', 'pid', 'other', 'k13', 'k12', 'kwget', 'dupcurl', 'dupwget', 'late', 'perf', 'uid']) writeFileSync(join(dir, `${n}.txt`), `hello ${n}\n`);
   port = await freePort();
   server = startProcess('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', 'cert.pem', '-key', 'key.pem', '-WWW', '-quiet'], { cwd: dir });
   await waitFor('s_server', () => spawnSync('sh', ['-c', `ss -ltn | grep -q 127.0.0.1:${port}`]).status === 0, 10_000);
@@ -119,6 +120,22 @@ test('gnutls text: --pid keeps a running gnutls-cli and excludes other programs'
   assert.ok(events.every((e) => e.pid === cli.pid), 'only the chosen pid appears');
 });
 
+test('gnutls text: --uid keeps one user and excludes the others', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'wget', 'setpriv')) return;
+  const cap = await startCapture(['gnutls', '--uid', '65534']);
+  const nobody = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'wget', '-q', '--no-check-certificate', '-O', '-', `https://127.0.0.1:${port}/uid.txt`], { env: { ...process.env, HOME: '/nonexistent' } });
+  const root = await wget('other.txt');
+  assert.equal(nobody.code, 0, nobody.stderr);
+  assert.equal(root.code, 0, root.stderr);
+  await sleep(300);
+  await cap.stop();
+  const events = parseTextEvents(cap.events());
+  const reqs = requestsFor(events, 'uid.txt');
+  assert.equal(reqs.length, 1, 'the other user is captured');
+  assert.equal(reqs[0]!.uid, 65534);
+  assert.equal(events.filter((e) => e.pid === root.pid).length, 0, 'root is not');
+});
+
 interface KeyLine {
   label: string;
   cr: string;
@@ -142,13 +159,15 @@ function tshark(args: string[]): string {
 }
 
 for (const method of ['auto', 'handshake'] as const) {
-  test(`gnutls keylog (${method}): TLS 1.3 and 1.2 secrets as GnuTLS's own SSLKEYLOGFILE has them, plus the resumed TLS 1.2 session it misses; tshark decrypts a tcpdump recording`, async (t) => {
-    if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli', 'wget', 'tcpdump', 'tshark')) return;
+  test(`gnutls keylog (${method}): TLS 1.3 and 1.2 secrets as GnuTLS's own SSLKEYLOGFILE has them, plus the resumed TLS 1.2 session it misses; tshark decrypts its own independent recording`, async (t) => {
+    if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'gnutls-cli', 'wget', 'tshark')) return;
     const keys = join(dir, `keys-${method}.log`);
     const oracle = join(dir, `oracle-${method}.log`);
     const pcap = join(dir, `gnutls-${method}.pcap`);
-    const td = startProcess('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-n', '-w', pcap, `tcp port ${port}`]);
-    await waitFor('tcpdump', () => /listening on/.test(td.stderr()) || td.child.exitCode !== null, 10_000);
+    // the independent recording: tshark (dumpcap) on lo, our port only
+    const td = startProcess('tshark', ['-n', '-i', 'lo', '-f', `tcp port ${port}`, '-w', pcap]);
+    await waitFor('tshark capturing', () => /Capturing on/.test(td.stderr()) || td.child.exitCode !== null, 15_000);
+    assert.equal(td.child.exitCode, null, `tshark: ${td.stderr()}`);
     const cap = await startCapture(['gnutls', '-m', 'keylog', '-k', keys, '--gnutls-keys', method]);
     assert.match(cap.stderr(), method === 'auto' ? /keys="key log hook at file offset 0x[0-9a-f]+ \+ gnutls_handshake for resumed TLS 1\.2 sessions"/ : /keys="gnutls_handshake \+ layout 3_\d+_\d+"/, 'method reported');
     const c13 = await gnutlsCli('k13.txt', [], { SSLKEYLOGFILE: oracle });
@@ -158,9 +177,10 @@ for (const method of ['auto', 'handshake'] as const) {
     const w = await wget('kwget.txt');
     for (const r of [c13, c12, w]) assert.equal(r.code, 0, r.stderr);
     await waitFor('key lines', () => existsSync(keys) && keyLines(readFileSync(keys, 'latin1')).length >= 12, 5000).catch(() => undefined);
-    await sleep(300);
+    await sleep(700); // dumpcap hands packets over at its 250 ms read timeout
     td.child.kill('SIGINT');
     await td.exited;
+    assert.match(td.stderr(), /\b(\d{2,}) packets? captured/, `tshark recorded: ${td.stderr()}`);
     assert.equal(await cap.stop(), 0, cap.stderr());
     assert.equal((statSync(keys).mode & 0o777).toString(8), '600', 'the key log is 0600');
     const ours = keyLines(readFileSync(keys, 'latin1'));

@@ -62,5 +62,7 @@ stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find src test scripts bench native/index.d.ts tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
   echo "ecapture-ts: compiling TypeScript" >&2
   node_modules/.bin/tsc -p tsconfig.json || { echo "ecapture-ts: TypeScript build failed" >&2; exit 1; }
+  # config validators compiled ahead of time (saves ~150 ms of CPU at every start)
+  node dist/scripts/gen-validators.js >/dev/null || { echo "ecapture-ts: generating validators failed" >&2; exit 1; }
   touch "$stamp"
 fi

@@ -11,11 +11,13 @@ import { EncodedOutput, type RecordEncoder } from './encoded-output.js';
 import type { Pipeline, RecordOutput } from './pipeline.js';
 import { encodeText, type TextOptions } from '../output/encoders/text.js';
 import { JsonEncoder } from '../output/encoders/json.js';
-import { ProtobufEncoder } from '../output/encoders/protobuf.js';
 import type { TextOf } from '../output/encoders/types.js';
 import { createSink, framingFor, sinkKind } from '../output/sinks/factory.js';
 import type { Sink, SinkNotice } from '../output/sinks/types.js';
-import { ECaptureQServer } from '../server/ecaptureq.js';
+import type { ECaptureQServer } from '../server/ecaptureq.js';
+
+// protobufjs is loaded only when a protobuf output or the eCaptureQ stream is asked for (startup time)
+let protobufModule: typeof import('../output/encoders/protobuf.js') | undefined;
 
 export type L7Formatter = TextOptions['formatL7'];
 
@@ -43,7 +45,8 @@ export function makeEncoder(config: Config, address: string, formatL7?: L7Format
     return (r) => j.encode(r);
   }
   if (format === 'protobuf') {
-    const p = new ProtobufEncoder(makeTextOf(config, formatL7), { framing });
+    if (!protobufModule) throw new Error('internal: protobuf encoder not loaded (OutputManager.apply loads it)');
+    const p = new protobufModule.ProtobufEncoder(makeTextOf(config, formatL7), { framing });
     return (r) => p.encode(r);
   }
   const tty = sinkKind(address) === 'stdout' && !!process.stdout.isTTY;
@@ -141,6 +144,7 @@ export class OutputManager {
       this.logAddr = logAddr;
     }
     // events: sink, then encoder
+    if (String(config.format) === 'protobuf' || config.ecaptureq) protobufModule ??= await import('../output/encoders/protobuf.js');
     const addr = eventAddress(config);
     const encoder = makeEncoder(config, addr, this.formatL7);
     const key = `${addr}|${config.eventroratesize ?? 0}|${config.eventroratetime ?? 0}`;
@@ -164,6 +168,7 @@ export class OutputManager {
     // eCaptureQ
     const url = String(config.ecaptureq ?? '');
     if (url && !this.ecq) {
+      const { ECaptureQServer } = await import('../server/ecaptureq.js');
       const server = new ECaptureQServer({ onNotice: (level, message) => this.log[level](message) });
       const where = await server.start(url);
       this.ecq = new ECaptureQOutput(server, makeTextOf(config, this.formatL7));

@@ -3,8 +3,28 @@
  * with ajv. CLI strings are coerced to typed values first; JSON bodies may use our camelCase keys or
  * eCapture's JSON keys (opensslpath, capturemode, ...). Errors name the offending field.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Ajv as AjvType, ErrorObject, ValidateFunction } from 'ajv';
 import { findOption, type OptionSpec } from './options.js';
+import { projectRoot } from '../util/paths.js';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Validators are compiled by ajv ahead of time (scripts/gen-validators.ts writes build/validators.cjs at
+ * build time): compiling at run time costs ~150 ms of CPU at every start. A validator is used only when
+ * the hash of the schema it was compiled from equals the hash of the schema now; otherwise (a stale build)
+ * ajv compiles it at run time, so the result is always right.
+ */
+export const PRECOMPILED_PATH = join(projectRoot, 'build', 'validators.cjs');
+let precompiled: Record<string, ValidateFunction> | null | undefined;
+
+export function schemaHash(schema: unknown): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('hex').slice(0, 16);
+}
 
 
 export type ConfigValue = string | number | boolean | undefined;
@@ -38,13 +58,27 @@ export function jsonSchema(specs: readonly OptionSpec[]): Record<string, unknown
 
 const compiled = new WeakMap<readonly OptionSpec[], ValidateFunction>();
 
+/** ajv options shared with the ahead-of-time compiler. */
+export const AJV_OPTIONS = { allErrors: false, strict: true } as const;
+
 function validator(specs: readonly OptionSpec[]): ValidateFunction {
   let v = compiled.get(specs);
-  if (!v) {
-    const ajv = new Ajv({ allErrors: false, strict: true });
-    v = ajv.compile(jsonSchema(specs));
-    compiled.set(specs, v);
+  if (v) return v;
+  const schema = jsonSchema(specs);
+  const hash = schemaHash(schema);
+  if (precompiled === undefined) {
+    try {
+      precompiled = existsSync(PRECOMPILED_PATH) ? (require(PRECOMPILED_PATH) as Record<string, ValidateFunction>) : null;
+    } catch {
+      precompiled = null;
+    }
   }
+  v = precompiled?.[`h${hash}`];
+  if (!v) {
+    const { Ajv } = require('ajv') as { Ajv: new (o: object) => AjvType };
+    v = new Ajv(AJV_OPTIONS).compile(schema);
+  }
+  compiled.set(specs, v);
   return v;
 }
 

@@ -15,7 +15,8 @@
  * the others carry on.
  */
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
+import { createRequire } from 'node:module';
+import type { WebSocketServer } from 'ws';
 import type WebSocket from 'ws';
 import { CaptureError } from '../errors.js';
 import type { CaptureRecord } from '../model/records.js';
@@ -101,7 +102,8 @@ export class ECaptureQServer {
       this.#notice('warn', `eCaptureQ server on ${host}:${port} streams captured plaintext to anyone who can connect to it`);
     }
     return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({ host, port, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: false });
+      const WSS = (createRequire(import.meta.url)('ws') as typeof import('ws')).WebSocketServer; // loaded on first use
+      const wss = new WSS({ host, port, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: false });
       wss.once('error', (err) => {
         reject(new CaptureError('ECAP_SERVER', `eCaptureQ addr listen failed: ${err.message}`, { cause: err, details: { field: 'ecaptureq' } }));
       });

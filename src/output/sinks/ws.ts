@@ -5,7 +5,16 @@
  * holding its base64. For wss://, `ca` adds trusted certificates (e.g. a self-signed collector) and `insecure`
  * turns certificate checking off altogether.
  */
-import WebSocket from 'ws';
+import { createRequire } from 'node:module';
+import type WebSocketType from 'ws';
+// `ws` is loaded on first use: most captures never open a WebSocket, and loading it costs startup time
+let WebSocketClass: typeof WebSocketType | undefined;
+function wsClass(): typeof WebSocketType {
+  WebSocketClass ??= createRequire(import.meta.url)('ws') as typeof WebSocketType;
+  return WebSocketClass;
+}
+const WS_OPEN = 1;
+const WS_CLOSED = 3;
 import { CaptureError } from '../../errors.js';
 import { ReconnectingSink } from './network.js';
 import type { Chunk, Done } from './queued.js';
@@ -41,7 +50,7 @@ export class WsSink extends ReconnectingSink {
   readonly kind = 'ws' as const;
   readonly #url: URL;
   readonly #opts: WsSinkOptions;
-  #ws: WebSocket | undefined;
+  #ws: WebSocketType | undefined;
 
   constructor(address: string, opts: WsSinkOptions = {}) {
     const url = parseWsAddress(address);
@@ -53,7 +62,7 @@ export class WsSink extends ReconnectingSink {
 
   protected _connect(): void {
     const o = this.#opts;
-    const ws = new WebSocket(this.#url, {
+    const ws = new (wsClass())(this.#url, {
       perMessageDeflate: false,
       handshakeTimeout: o.handshakeTimeoutMs ?? 5000,
       rejectUnauthorized: !o.insecure,
@@ -76,12 +85,12 @@ export class WsSink extends ReconnectingSink {
   }
 
   protected _writable(): boolean {
-    return this.#ws?.readyState === WebSocket.OPEN;
+    return this.#ws?.readyState === WS_OPEN;
   }
 
   protected _send(batch: Chunk[], done: Done): void {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) {
+    if (!ws || ws.readyState !== WS_OPEN) {
       done(0, 'requeue');
       return;
     }
@@ -106,7 +115,7 @@ export class WsSink extends ReconnectingSink {
   protected _disconnect(): Promise<void> {
     const ws = this.#ws;
     this.#ws = undefined;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    if (!ws || ws.readyState === WS_CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         ws.terminate();

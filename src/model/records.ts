@@ -100,6 +100,8 @@ export interface ShellRecord extends RecordBase {
   retval?: number;
   tty?: string;
   cwd?: string;
+  /** the line is not whole: longer than the kernel sends (4 MiB), or chunks were lost */
+  truncated?: boolean;
 }
 
 /** A query that reached a database server. */
@@ -115,6 +117,8 @@ export interface QueryRecord extends RecordBase {
   client?: string;
   /** 'simple' | 'prepare' | 'execute' | ... */
   kind?: string;
+  /** the query text is not whole: longer than the kernel sends (4 MiB), or chunks were lost */
+  truncated?: boolean;
 }
 
 /** A parsed application-layer message (HTTP/1 request or response, HTTP/2 stream message, WebSocket frame, ...). */

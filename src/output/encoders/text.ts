@@ -127,7 +127,7 @@ export function encodeText(rec: CaptureRecord, opts: TextOptions = {}): Encoded 
       // the command as typed: rendered like a payload (control bytes escaped on a terminal, --hex, -t)
       const status = rec.retval === undefined ? '' : ` Retval:${rec.retval}`;
       const where = `${rec.tty ? ` TTY:${oneLine(rec.tty)}` : ''}${rec.cwd ? ` CWD:${oneLine(rec.cwd)}` : ''}`;
-      return withBody(`${whoLine(rec)} ${rec.shell}${where}${status}\n`, rec.line, opts);
+      return withBody(`${whoLine(rec)} ${rec.shell}${where}${status}${rec.truncated ? ' [TRUNCATED]' : ''}\n`, rec.line, opts);
     }
     case 'query': {
       // Status is free text (an error message), so it comes last and runs to the end of the line
@@ -137,6 +137,7 @@ export function encodeText(rec: CaptureRecord, opts: TextOptions = {}): Encoded 
       if (rec.database) parts.push(`DB:${oneLine(rec.database)}`);
       if (rec.client) parts.push(`Client:${oneLine(rec.client)}`);
       if (rec.retval !== undefined) parts.push(`Retval:${rec.retval}`);
+      if (rec.truncated) parts.push('[TRUNCATED]');
       if (rec.status) parts.push(`Status:${oneLine(rec.status)}`);
       return withBody(`${whoLine(rec)} ${parts.join(' ')}\n`, rec.query, opts);
     }

@@ -101,6 +101,7 @@ test('a lost last chunk of a line marks the command and keeps the rest', () => {
   s.handle(chunks[0]!);
   s.handle(textSample({ kind: K, source: TextSource.TEXT_SHELL_END, id: 1, retval: 0, value: 2 }));
   assert.equal(out[0]!.line, 'first');
+  assert.equal(out[0]!.truncated, true);
   assert.equal(s.counters.truncatedCommands, 1);
 });
 
@@ -114,6 +115,7 @@ test('text output of shell and query records: header fields on one line, the tex
   assert.match(flat(encodeText(sh, { tty: true })), /\necho \\x1b\[31mred\nls\n$/, 'to a terminal: control bytes escaped');
   assert.match(flat(encodeText(sh, { tsize: 4 })), /\necho\n\.\.\. 12 more bytes not printed/);
   assert.match(flat(encodeText(sh, { hex: true })), /\n00000000  65 63 68 6f /);
+  assert.match(flat(encodeText({ ...sh, truncated: true })), / Retval:0 \[TRUNCATED\]\n/);
   const q = { type: 'query' as const, ts: 0n, module: 'mysqld' as const, who, db: 'mysqld' as const, query: 'select 1', length: 8, status: 'ERROR 1: a\nb', retval: 1, kind: 'query' };
   assert.match(flat(encodeText(q)), / mysqld Kind:query Len:8 Retval:1 Status:ERROR 1: a\\x0ab\nselect 1\n$/);
 });

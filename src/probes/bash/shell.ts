@@ -144,7 +144,6 @@ export class ShellCommands implements AuditHandler {
       this.counters.filtered++;
       return;
     }
-    if (cmd.truncated) this.counters.truncatedCommands++;
     const rec: ShellRecord = {
       type: 'shell',
       ts: this.wallClock(cmd.firstNs),
@@ -156,6 +155,10 @@ export class ShellCommands implements AuditHandler {
     if (retval !== undefined) rec.retval = retval;
     if (cmd.tty) rec.tty = cmd.tty;
     if (cmd.cwd) rec.cwd = cmd.cwd;
+    if (cmd.truncated) {
+      rec.truncated = true;
+      this.counters.truncatedCommands++;
+    }
     this.counters.records++;
     this.emit(rec);
   }

@@ -152,7 +152,6 @@ export class MysqlQueries implements AuditHandler {
       query = prepared ?? `<statement ${o.stmtId}>`;
       length = prepared === undefined ? 0 : Buffer.byteLength(prepared);
     }
-    if (o.truncated) this.counters.truncatedQueries++;
     if (!ok) this.counters.failed++;
     const rec: QueryRecord = {
       type: 'query',
@@ -167,6 +166,10 @@ export class MysqlQueries implements AuditHandler {
       kind,
     };
     if (s.db) rec.database = s.db;
+    if (o.truncated) {
+      rec.truncated = true;
+      this.counters.truncatedQueries++;
+    }
     this.counters.records++;
     this.emit(rec);
   }

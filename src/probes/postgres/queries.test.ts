@@ -50,6 +50,7 @@ test('statements with session, kinds, status; a 70 KB query is whole', () => {
   ]);
   assert.equal(out[2]!.query, big);
   assert.equal(out[2]!.length, big.length);
+  assert.equal(out[2]!.truncated, undefined);
   assert.equal(p.counters.failed, 1);
 });
 
@@ -63,4 +64,12 @@ test('unix-socket sessions, unknown outcomes, flush of running statements', () =
     ['select 1', 'UNKNOWN', undefined, 'bob@[local]'],
     ['select pg_sleep(60)', 'UNKNOWN', undefined, 'bob@[local]'],
   ]);
+});
+
+test('a query the kernel cut (EVF_TRUNCATED) is marked', () => {
+  const { p, out } = pg();
+  p.handle(textSample({ kind: K, source: TextSource.TEXT_PG_QUERY, id: 1, pid: 50, aux: 0x51, payload: 'select 1', flags: 2 | 8 }));
+  p.handle(textSample({ kind: K, source: TextSource.TEXT_PG_END, id: 1, pid: 50, retval: 0 }));
+  assert.equal(out[0]!.truncated, true);
+  assert.equal(p.counters.truncatedQueries, 1);
 });

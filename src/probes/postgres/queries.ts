@@ -119,7 +119,6 @@ export class PostgresQueries implements AuditHandler {
 
   private record(o: OpenStmt, retval: number | undefined, errBody: Buffer): void {
     if (o.text === undefined) return; // its text never completed (chunks lost)
-    if (o.truncated) this.counters.truncatedQueries++;
     const rec: QueryRecord = {
       type: 'query',
       ts: this.wallClock(o.startNs),
@@ -133,6 +132,10 @@ export class PostgresQueries implements AuditHandler {
     if (retval !== undefined && retval >= 0) rec.retval = retval;
     if (retval === 1) this.counters.failed++;
     if (o.kind) rec.kind = o.kind;
+    if (o.truncated) {
+      rec.truncated = true;
+      this.counters.truncatedQueries++;
+    }
     const s = this.sessions.get(o.who.pid);
     if (s) {
       if (s.database) rec.database = s.database;

@@ -4,7 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ElfFile } from '../../elf/elf-file.js';
 import { GnutlsLayoutLayout } from '../../gen/events.js';
@@ -141,5 +143,43 @@ test('files without the hook say why', () => {
     assert.equal(gnutlsVersion(elf)?.exact ?? false, false);
   } finally {
     elf.close();
+  }
+});
+
+test('version fallback: without the version string, the newest GNUTLS_x_y_z node it defines (a lower bound)', { skip: !haveLib }, () => {
+  const d = mkdtempSync(join(tmpdir(), 'gnutls-ver-'));
+  try {
+    // a copy whose .rodata no longer names the version
+    const b = readFileSync(LIB);
+    for (const needle of ['Enabled GnuTLS ', 'GnuTLS 3.']) {
+      for (let i = b.indexOf(needle); i >= 0; i = b.indexOf(needle, i + 1)) b.write('GnuTXS', i + needle.indexOf('GnuTLS'), 'latin1');
+    }
+    const copy = join(d, 'libgnutls.so.30');
+    writeFileSync(copy, b);
+    const elf = ElfFile.open(copy);
+    try {
+      const v = gnutlsVersion(elf);
+      assert.ok(v && !v.exact, JSON.stringify(v));
+      const real = ElfFile.open(LIB);
+      try {
+        assert.ok(compareVersions(parseVersion(v.version)!, parseVersion(gnutlsVersion(real)!.version)!) <= 0, 'never above the real version');
+      } finally {
+        real.close();
+      }
+      assert.ok(findKeylogHook(elf).offset, 'the key log hook does not need the version');
+    } finally {
+      elf.close();
+    }
+    const wget = '/usr/bin/wget';
+    if (existsSync(wget)) {
+      const e = ElfFile.open(wget);
+      try {
+        assert.equal(gnutlsVersion(e), undefined, 'versions of imported symbols do not count');
+      } finally {
+        e.close();
+      }
+    }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
   }
 });

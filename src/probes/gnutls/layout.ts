@@ -19,7 +19,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EM_AARCH64, EM_X86_64, PF_X, PT_LOAD, type ElfFile } from '../../elf/elf-file.js';
+import { EM_AARCH64, EM_X86_64, PF_X, PT_LOAD, STT_FUNC, type ElfFile } from '../../elf/elf-file.js';
 import { accessorLoadOffset } from '../../tls/layout-check.js';
 import { GnutlsLayoutLayout } from '../../gen/events.js';
 import { UnwindIndex } from './eh-frame.js';
@@ -68,6 +68,8 @@ export function gnutlsVersion(elf: ElfFile): { version: string; exact: boolean }
   if (m) return { version: m[1]!, exact: true };
   let best: Version | undefined;
   for (const s of elf.symbols('.dynsym')) {
+    // functions defined here (imports have no section; programs define copy-relocated variables like gnutls_free)
+    if (s.shndx === 0 || s.type !== STT_FUNC) continue;
     const v = /^GNUTLS_(\d+)_(\d+)(?:_(\d+))?$/.exec(s.version ?? '');
     if (!v) continue;
     const ver: Version = [Number(v[1]), Number(v[2]), Number(v[3] ?? 0)];

@@ -110,7 +110,10 @@ export function keyPlan(t: GnutlsTarget, source: KeySource, forcedVersion?: stri
   if (!version) return 'unknown GnuTLS version (no "Enabled GnuTLS x.y.z logging" string); force one with --ssl_version';
   const table = /^\d+_\d+_\d+$/.test(version) ? (offsetsTable().layouts[version] ? { name: version, exact: true } : undefined) : chooseLayout(version);
   if (!table) return `no struct offsets for GnuTLS ${version} (known: ${Object.keys(offsetsTable().layouts).join(', ')}); force a layout with --ssl_version`;
-  if (!table.exact || !t.info.versionExact) notes.push(`GnuTLS ${version} is outside the known version ranges: using layout ${table.name}; TLS 1.3 secrets may be wrong`);
+  if (!table.exact) notes.push(`GnuTLS ${version} is outside the known version ranges: using layout ${table.name}; TLS 1.3 secrets may be wrong`);
+  else if (!forcedVersion && !t.info.versionExact) {
+    notes.push(`GnuTLS version unknown, at least ${version} (symbol versions): using layout ${table.name}; TLS 1.3 secrets may be wrong (set --ssl_version)`);
+  }
   const tl = layoutFromTable(table.name)!;
   for (const f of ['e_ckey', 'hs_ckey', 'hs_skey', 'ap_ckey', 'ap_skey', 'ap_expkey'] as const) layout[f] = tl[f];
   return { method: 'handshake', layout, table, notes };

@@ -4,7 +4,8 @@
  * and MB/s written, kernel drops (ring buffer full), and wrk's rate with and without the capture; for small
  * responses (many small packets) and 64 KiB responses (throughput). Then where the pcap filter runs: a filter
  * that rejects all of the load, in the kernel (classic BPF interpreter in the TC program) and in userspace
- * (libpcap's bpf_filter on every packet the kernel sends), compared by the capture's CPU time.
+ * (libpcap's bpf_filter on every packet the kernel sends), compared by the capture process's CPU time and by the
+ * packets that had to cross to userspace.
  *
  *   node dist/bench/run.js pcap          (root; nginx, wrk, openssl)
  *   ECAPTURE_BENCH_SECONDS=10            duration of each run (default 8)
@@ -77,6 +78,7 @@ interface CaptureRun {
   packets: number;
   fileBytes: number;
   seen: number;
+  sent: number;
   ringFull: number;
   cpuMs: number;
 }
@@ -107,7 +109,7 @@ async function captureRun(dir: string, filter: string[], url: string, seconds: n
   const num = (k: string): number => Number(new RegExp(`\\b${k}=(\\d+)`).exec(line)?.[1] ?? NaN);
   const fileBytes = existsSync(out) ? statSync(out).size : 0;
   rmSync(out, { force: true });
-  return { seconds, rps, packets: num('packets'), fileBytes, seen: num('seen'), ringFull: num('ringFull'), cpuMs: cpu1 - cpu0 };
+  return { seconds, rps, packets: num('packets'), fileBytes, seen: num('seen'), sent: num('sent'), ringFull: num('ringFull'), cpuMs: cpu1 - cpu0 };
 }
 
 export async function benchPcap(opts: { seconds?: number } = {}): Promise<BenchResult[]> {
@@ -151,10 +153,12 @@ export async function benchPcap(opts: { seconds?: number } = {}): Promise<BenchR
     const reject = ['udp', 'port', '9'];
     const k = await captureRun(dir, reject, small, seconds);
     const u = await captureRun(dir, reject, small, seconds, { ECAPTURE_PCAP_FILTER: 'user' });
-    const perK = (r: CaptureRun): number => Math.round((r.cpuMs / Math.max(1, r.seen)) * 1000 * 1000) / 1000;
+    const cpuPct = (r: CaptureRun): number => Math.round((r.cpuMs / (r.seconds * 1000)) * 1000) / 10;
     results.push(
-      { name: 'filter rejecting the load, in the kernel: capture CPU per 1000 packets seen', value: perK(k), unit: 'ms' },
-      { name: 'filter rejecting the load, in userspace (libpcap): capture CPU per 1000 packets seen', value: perK(u), unit: 'ms' },
+      { name: 'filter rejecting the load, in the kernel: capture process CPU', value: cpuPct(k), unit: '%' },
+      { name: 'filter rejecting the load, in userspace (libpcap): capture process CPU', value: cpuPct(u), unit: '%' },
+      { name: 'filter rejecting the load, in the kernel: packets sent to userspace', value: k.sent, unit: 'packets' },
+      { name: 'filter rejecting the load, in userspace: packets sent to userspace', value: u.sent, unit: 'packets' },
       { name: 'filter rejecting the load: wrk with kernel filter', value: Math.round(k.rps), unit: 'req/s' },
       { name: 'filter rejecting the load: wrk with userspace filter', value: Math.round(u.rps), unit: 'req/s' },
       { name: 'filter rejecting the load: userspace filter drops (ring full)', value: u.ringFull, unit: 'packets' },

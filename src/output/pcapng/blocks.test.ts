@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { enhancedPacketBlock, enhancedPacketBlockGeneric, type EnhancedPacket } from './blocks.js';
+import { enhancedPacketBlock, enhancedPacketBlockGeneric, enhancedPacketBlockParts, type EnhancedPacket } from './blocks.js';
 import { readPcapng } from './reader.js';
 
-test('the one-allocation EPB encoder gives exactly the bytes of the generic block() path', () => {
+test('the one-allocation and the zero-copy EPB encoders give exactly the bytes of the generic block() path', () => {
   fc.assert(
     fc.property(
       fc.record({
@@ -19,7 +19,9 @@ test('the one-allocation EPB encoder gives exactly the bytes of the generic bloc
         const p: EnhancedPacket = { interfaceId: r.interfaceId, tsNs: r.tsNs, data: r.data, origLen: r.data.length + r.extra };
         if (r.comment !== undefined) p.comment = r.comment;
         if (r.direction !== undefined) p.direction = r.direction;
-        assert.deepEqual(enhancedPacketBlock(p), enhancedPacketBlockGeneric(p));
+        const ref = enhancedPacketBlockGeneric(p);
+        assert.deepEqual(enhancedPacketBlock(p), ref);
+        assert.deepEqual(Buffer.concat(enhancedPacketBlockParts(p)), ref);
       },
     ),
     { numRuns: 2000 },

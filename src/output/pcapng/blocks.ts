@@ -202,6 +202,51 @@ export function enhancedPacketBlock(p: EnhancedPacket): Buffer {
   return b;
 }
 
+/**
+ * The same block as enhancedPacketBlock, as [header, data, trailer]: the packet bytes are not copied (for writev).
+ * The data part is `p.data` itself (left out when empty).
+ */
+export function enhancedPacketBlockParts(p: EnhancedPacket): Buffer[] {
+  const dataLen = p.data.length;
+  const padLen = pad4(dataLen) - dataLen;
+  const commentLen = p.comment ? Buffer.byteLength(p.comment, 'utf8') : 0;
+  if (commentLen > 0xffff) return [enhancedPacketBlockGeneric(p)];
+  let optLen = 0;
+  if (commentLen > 0) optLen += 4 + pad4(commentLen);
+  if (p.direction) optLen += 8;
+  if (optLen > 0) optLen += 4;
+  const total = 28 + dataLen + padLen + optLen + 4;
+  const head = Buffer.allocUnsafe(28);
+  head.writeUInt32LE(BLOCK_EPB, 0);
+  head.writeUInt32LE(total, 4);
+  head.writeUInt32LE(p.interfaceId, 8);
+  tsWords(head, 12, p.tsNs);
+  head.writeUInt32LE(dataLen, 20);
+  head.writeUInt32LE(Math.max(p.origLen ?? dataLen, dataLen), 24);
+  const tail = Buffer.allocUnsafe(padLen + optLen + 4);
+  tail.fill(0, 0, padLen);
+  let o = padLen;
+  if (commentLen > 0) {
+    tail.writeUInt16LE(OPT_COMMENT, o);
+    tail.writeUInt16LE(commentLen, o + 2);
+    tail.write(p.comment!, o + 4, 'utf8');
+    tail.fill(0, o + 4 + commentLen, o + 4 + pad4(commentLen));
+    o += 4 + pad4(commentLen);
+  }
+  if (p.direction) {
+    tail.writeUInt16LE(EPB_FLAGS, o);
+    tail.writeUInt16LE(4, o + 2);
+    tail.writeUInt32LE(p.direction === 'inbound' ? 1 : 2, o + 4);
+    o += 8;
+  }
+  if (optLen > 0) {
+    tail.writeUInt32LE(0, o);
+    o += 4;
+  }
+  tail.writeUInt32LE(total, o);
+  return dataLen > 0 ? [head, p.data, tail] : [head, tail];
+}
+
 /** Reference encoder of an EPB through the generic block() path. */
 export function enhancedPacketBlockGeneric(p: EnhancedPacket): Buffer {
   const f = Buffer.alloc(20);

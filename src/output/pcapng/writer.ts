@@ -28,7 +28,7 @@ import { CaptureError } from '../../errors.js';
 import { parseKeylog } from '../../tls/keylog.js';
 import { openSecretFile } from '../../tls/secret-file.js';
 import {
-  decryptionSecretsBlock, enhancedPacketBlock, interfaceDescriptionBlock, interfaceStatisticsBlock, sectionHeaderBlock,
+  decryptionSecretsBlock, enhancedPacketBlockParts, interfaceDescriptionBlock, interfaceStatisticsBlock, sectionHeaderBlock,
   type InterfaceDescription, type PacketDirection, type ShbOptions,
 } from './blocks.js';
 import { tcpFlowInfo } from './tls-flow.js';
@@ -176,7 +176,8 @@ export class PcapngWriter {
     const iface = this.ifaces[p.interfaceId];
     if (!iface) throw new CaptureError('ECAP_OUTPUT', `pcapng: packet for unknown interface id ${p.interfaceId}`);
     const comment = packetComment(p);
-    const blk = enhancedPacketBlock({ ...p, comment });
+    // header, the packet bytes as given (not copied: written with writev), trailer
+    const parts = enhancedPacketBlockParts({ ...p, comment });
     this.s.packets++;
     const info = tcpFlowInfo(iface.linkType, p.data);
     let f = info ? this.flows.get(info.flow) : undefined;
@@ -195,6 +196,7 @@ export class PcapngWriter {
           f.since = this.now();
           this.holding.add(info.flow);
         }
+        const blk = parts.length === 1 ? parts[0]! : Buffer.concat(parts); // held: our own copy
         f.held.push(blk);
         f.heldBytes += blk.length;
         this.s.heldPackets++;
@@ -203,7 +205,7 @@ export class PcapngWriter {
         return;
       }
     }
-    this.emit(blk);
+    for (const b of parts) this.emit(b);
     this.maybeFlush();
   }
 

@@ -97,6 +97,7 @@ export class TlsModule implements CaptureModule {
   private filter: CompiledFilter | undefined;
   private bsslTracepoints = false;
   private final: ModuleStats | undefined;
+  private started = false;
 
   constructor(private config: Config) {}
 
@@ -260,6 +261,7 @@ export class TlsModule implements CaptureModule {
         },
       });
     }
+    this.started = true;
     if (this.keys) {
       this.ctx.log.info('writing keys', { keylogfile: this.keylogPath, ...(this.writer ? { pcapfile: this.writer.path } : {}) });
     }
@@ -370,12 +372,14 @@ export class TlsModule implements CaptureModule {
       w.close();
       const s = w.stats;
       const line = { pcapfile: w.path, packets: s.packets, secrets_blocks: s.secretsBlocks, released_without_keys: s.releasedWithoutKeys, ...(kc ?? {}) };
-      if (s.packets === 0) this.ctx.log.warn(`nothing captured on ${this.iface?.name}: check the interface (-i) and the filter`, line);
+      if (!this.started) {
+        /* init or start failed: the error says why; no summary */
+      } else if (s.packets === 0) this.ctx.log.warn(`nothing captured on ${this.iface?.name}: check the interface (-i) and the filter`, line);
       else this.ctx.log.info('pcapng written', line);
       if (this.final) this.final = { ...this.final, packets: s.packets, secretsBlocks: s.secretsBlocks, releasedWithoutKeys: s.releasedWithoutKeys };
     }
     if (this.keys) {
-      this.ctx.log.info('key log written', { keylogfile: this.keylogPath, lines: this.keys.counters.lines, connections: this.keys.counters.events });
+      if (this.started) this.ctx.log.info('key log written', { keylogfile: this.keylogPath, lines: this.keys.counters.lines, connections: this.keys.counters.events });
       this.keys.close();
       this.keys = undefined;
     }

@@ -5,7 +5,8 @@
  * responses (many small packets) and 64 KiB responses (throughput). Then where the pcap filter runs: a filter
  * that rejects all of the load, in the kernel (classic BPF interpreter in the TC program) and in userspace
  * (libpcap's bpf_filter on every packet the kernel sends), compared by the capture process's CPU time and by the
- * packets that had to cross to userspace.
+ * packets that had to cross to userspace. First of all, the userspace half alone on one core (synthetic events),
+ * the ceiling that does not depend on how busy the machine is.
  *
  *   node dist/bench/run.js pcap          (root; nginx, wrk, openssl)
  *   ECAPTURE_BENCH_SECONDS=10            duration of each run (default 8)
@@ -15,6 +16,13 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../src/util/paths.js';
+import { EventHdrLayout, EventKind, PacketEventLayout, PktFlags } from '../src/gen/events.js';
+import { buildBatch, forEachSample } from '../src/bpf/ringbuf.js';
+import { createLogger } from '../src/log.js';
+import { LINKTYPE_ETHERNET } from '../src/output/pcapng/blocks.js';
+import { ether, ipv4Tcp } from '../src/output/pcapng/test-helpers.js';
+import { PcapngWriter } from '../src/output/pcapng/writer.js';
+import { PacketCapture } from '../src/probes/tls/packets.js';
 import type { BenchResult } from './types.js';
 
 const CLI = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -112,17 +120,60 @@ async function captureRun(dir: string, filter: string[], url: string, seconds: n
   return { seconds, rps, packets: num('packets'), fileBytes, seen: num('seen'), sent: num('sent'), ringFull: num('ringFull'), cpuMs: cpu1 - cpu0 };
 }
 
+/**
+ * The userspace half alone, on one core: ring-buffer-shaped batches of packet events → PacketCapture → pcapng on
+ * tmpfs. The ceiling of what a capture can write when it has a core to itself (independent of nginx and wrk).
+ */
+function userspaceCeiling(): BenchResult[] {
+  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const out: BenchResult[] = [];
+  for (const [label, payload, count] of [['100-byte', 100, 200_000], ['1500-byte', 1434, 100_000], ['64 KiB', 65_000, 8_000]] as const) {
+    const path = join(shm, `ecap-bench-user-${process.pid}.pcapng`);
+    const writer = new PcapngWriter({ path, flushIntervalMs: 0, flushBytes: 1 << 20 });
+    const interfaceId = writer.addInterface({ linkType: LINKTYPE_ETHERNET, name: 'lo' });
+    const pc = PacketCapture.withoutKernel({
+      config: {}, iface: { name: 'lo', ifindex: 1, arphrd: 772, flags: 9, up: true, loopback: true, addresses: [], linkType: LINKTYPE_ETHERNET },
+      interfaceId, snaplen: 65792, writer, wallClock: (m) => BigInt(m) + 1_700_000_000_000_000_000n, log: createLogger({ level: 'error' }),
+    });
+    const frame = ether(ipv4Tcp('127.0.0.1', 50000, '127.0.0.1', 443, Buffer.alloc(payload, 0x17)));
+    const sample = Buffer.alloc(PacketEventLayout.DATA_OFFSET + frame.length);
+    sample.writeUInt32LE(EventKind.EVENT_PACKET, 0);
+    sample.writeUInt32LE(4242, EventHdrLayout.fields.find((f) => f.name === 'pid')!.offset);
+    sample.write('curl', EventHdrLayout.fields.find((f) => f.name === 'comm')!.offset, 'latin1');
+    const L = Object.fromEntries(PacketEventLayout.fields.map((f) => [f.name, f.offset]));
+    sample.writeUInt32LE(PktFlags.PKT_OWNER | PktFlags.PKT_SENDER | PktFlags.PKT_EGRESS, L.pkt_flags!);
+    sample.writeUInt32LE(frame.length, L.len!);
+    sample.writeUInt32LE(frame.length, L.cap_len!);
+    frame.copy(sample, PacketEventLayout.DATA_OFFSET);
+    const perBatch = Math.max(1, Math.floor((4 << 20) / (sample.length + 8)));
+    const batches: Buffer[] = [];
+    for (let i = 0; i < count; i += perBatch) batches.push(buildBatch(Array.from({ length: Math.min(perBatch, count - i) }, () => sample)));
+    const t0 = performance.now();
+    for (const b of batches) forEachSample(b, perBatch, (s) => pc.handle(s));
+    writer.close();
+    const sec = (performance.now() - t0) / 1000;
+    const bytes = statSync(path).size;
+    rmSync(path, { force: true });
+    out.push(
+      { name: `userspace alone, ${label} frames: packets written (one core)`, value: Math.round(count / sec), unit: 'pkt/s' },
+      { name: `userspace alone, ${label} frames: bytes written (one core)`, value: Math.round(bytes / sec / 1e6), unit: 'MB/s' },
+    );
+  }
+  return out;
+}
+
 export async function benchPcap(opts: { seconds?: number } = {}): Promise<BenchResult[]> {
   const seconds = opts.seconds ?? Number(process.env.ECAPTURE_BENCH_SECONDS ?? 8);
-  if (process.getuid?.() !== 0) return [{ name: 'pcap: skipped (needs root)', value: 0, unit: '' }];
+  const ceiling = userspaceCeiling();
+  if (process.getuid?.() !== 0) return [...ceiling, { name: 'pcap under wrk: skipped (needs root)', value: 0, unit: '' }];
   for (const c of ['nginx', 'wrk', 'openssl']) {
-    if (!have(c)) return [{ name: `pcap: skipped (${c} not installed; scripts/setup.sh --bench)`, value: 0, unit: '' }];
+    if (!have(c)) return [...ceiling, { name: `pcap under wrk: skipped (${c} not installed; scripts/setup.sh --bench)`, value: 0, unit: '' }];
   }
   const dir = mkdtempSync(join(tmpdir(), 'ecap-bench-pcap-'));
   chmodSync(dir, 0o755);
   const port = 20000 + ((process.pid + 7919) % 20000);
   const nginx = startNginx(dir, port);
-  const results: BenchResult[] = [];
+  const results: BenchResult[] = [...ceiling];
   try {
     await sleep(500);
     const small = `https://127.0.0.1:${port}/small.html`;

@@ -86,6 +86,11 @@ export class PacketCapture {
 
   private constructor(private readonly o: PacketCaptureOptions) {}
 
+  /** Only the userspace half (packet events → pcapng), with no BPF object: for tests and benchmarks. */
+  static withoutKernel(o: PacketCaptureOptions): PacketCapture {
+    return new PacketCapture(o);
+  }
+
   /** Load (not attach) the TC object. Errors here happen before anything is attached. */
   static load(o: PacketCaptureOptions): PacketCapture {
     const pc = new PacketCapture(o);

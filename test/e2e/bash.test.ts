@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canRunBpf, cleanup, needPrograms, sleep, startCapture, tempDir, waitFor, which } from './harness.js';
 
@@ -92,6 +92,8 @@ before(() => {
 
 after(() => {
   spawnSync('tmux', ['-L', SOCK, 'kill-server']);
+  // tmux leaves its socket file behind
+  rmSync(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, SOCK), { force: true });
   cleanup(dir);
 });
 

@@ -6,7 +6,7 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 OUT     := build
 BPF_SRC := $(wildcard bpf/*/*.bpf.c)
 BPF_OBJ := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRC))
-BPF_HDR := $(wildcard bpf/include/*.h bpf/lib/*.h)
+BPF_HDR := $(wildcard bpf/include/*.h bpf/lib/*.h bpf/*/*.bpf.h)
 NODE_GYP ?= node $(shell dirname $$(dirname $$(readlink -f $$(command -v npm))))/node_modules/node-gyp/bin/node-gyp.js
 NODEDIR := $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)
 ADDON   := native/build/Release/ecapture_native.node

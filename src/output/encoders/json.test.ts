@@ -14,8 +14,8 @@ const KEYS: Record<CaptureRecord['type'], string[]> = {
   gap: [...COMMON, 'dir', ...CONN, 'seq', 'lost_bytes'],
   conn_close: [...COMMON, ...CONN, 'reason', 'bytes_read', 'bytes_written'],
   key: [...COMMON, 'label', 'client_random', 'secret', 'tls_version'],
-  shell: [...COMMON, 'shell', 'line', 'retval', 'tty', 'cwd'],
-  query: [...COMMON, 'db', 'query', 'length', 'status', 'retval', 'database', 'client', 'kind'],
+  shell: [...COMMON, 'shell', 'line', 'retval', 'tty', 'cwd', 'truncated'],
+  query: [...COMMON, 'db', 'query', 'length', 'status', 'retval', 'database', 'client', 'kind', 'truncated'],
   l7: [...COMMON, 'dir', ...CONN, 'msg'],
   notice: [...COMMON, 'level', 'message'],
 };

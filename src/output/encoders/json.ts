@@ -153,6 +153,7 @@ export function recordToJson(rec: CaptureRecord): JsonObject {
       o.retval = nul(rec.retval);
       o.tty = nul(rec.tty);
       o.cwd = nul(rec.cwd);
+      o.truncated = rec.truncated ?? false;
       break;
     case 'query':
       o.db = rec.db;
@@ -163,6 +164,7 @@ export function recordToJson(rec: CaptureRecord): JsonObject {
       o.database = nul(rec.database);
       o.client = nul(rec.client);
       o.kind = nul(rec.kind);
+      o.truncated = rec.truncated ?? false;
       break;
     case 'l7':
       o.dir = rec.dir;

@@ -180,13 +180,40 @@ export class FileSink extends QueuedSink {
     }
   }
 
+  /**
+   * writev in groups of at most 1024 buffers (IOV_MAX), short writes resumed. Runs of small chunks (headers,
+   * short payloads) are merged first — one copy of a few bytes is cheaper than an iovec each — while large
+   * payloads go to the kernel without a copy.
+   */
   #writeAll(part: Chunk[]): void {
-    const buf = part.length === 1 ? part[0]!.data : Buffer.concat(part.map((c) => c.data));
-    let off = 0;
-    while (off < buf.length) {
-      const w = fs.writeSync(this.#fd, buf, off, buf.length - off);
-      off += w;
-      this.#size += w;
+    const merged: Buffer[] = [];
+    let run: Buffer[] = [];
+    let runBytes = 0;
+    for (const c of part) {
+      if (c.data.length >= 2048) {
+        if (run.length) merged.push(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes));
+        run = [];
+        runBytes = 0;
+        merged.push(c.data);
+      } else {
+        run.push(c.data);
+        runBytes += c.data.length;
+      }
+    }
+    if (run.length) merged.push(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes));
+    for (let i = 0; i < merged.length; i += 1024) {
+      let bufs = merged.slice(i, i + 1024);
+      let left = 0;
+      for (const b of bufs) left += b.length;
+      while (left > 0) {
+        let w = bufs.length === 1 ? fs.writeSync(this.#fd, bufs[0]!) : fs.writevSync(this.#fd, bufs);
+        left -= w;
+        this.#size += w;
+        let k = 0;
+        while (k < bufs.length && w >= bufs[k]!.length) w -= bufs[k++]!.length;
+        bufs = bufs.slice(k);
+        if (w > 0 && bufs.length) bufs[0] = bufs[0]!.subarray(w);
+      }
     }
   }
 

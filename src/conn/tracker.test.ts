@@ -33,6 +33,15 @@ describe('ConnTracker', () => {
     assert.equal((recs[1]!.msg as HttpMessage).latencyNs, 3_000_000);
   });
 
+  it('a connection first seen without its socket (fd -1) learns it: same connection, no gap', () => {
+    const t = new ConnTracker({ parse: false });
+    const first = { ...data('read', 0, 'GET /a HTTP/1.1\r\nHost: h\r\n\r\n', { fd: -1 }) };
+    delete first.tuple;
+    const out = all(t, [first, data('read', 28, 'GET /b HTTP/1.1\r\nHost: h\r\n\r\n'), data('write', 0, RESP)]);
+    assert.deepEqual(types(out), ['data', 'data', 'data'], 'no gap, no close of a phantom connection');
+    assert.equal(t.counters.connsOpened, 1);
+  });
+
   it('passes unknown protocols through as DataRecords, in order', () => {
     const t = new ConnTracker();
     const out = all(t, [data('read', 0, 'SSH-2.0-OpenSSH_9.2\r\n'), data('write', 0, 'SSH-2.0-x\r\n'), data('read', 21, Buffer.alloc(50, 1))]);

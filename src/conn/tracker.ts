@@ -164,8 +164,13 @@ export class ConnTracker {
   }
 
   private connFor(rec: OrderItem): Conn {
+    // (rec may be replaced by a copy with the known fd)
     const key = this.keyOf(rec);
     let c = this.conns.get(key);
+    // a connection seen before its socket was known (fd -1: e.g. the first read of a server whose handshake
+    // left the request in the library's buffer) learns it now: same connection, not a new one
+    if (c && c.fd < 0 && rec.fd >= 0) c.fd = rec.fd;
+    else if (c && rec.fd < 0 && c.fd >= 0) rec = { ...rec, fd: c.fd };
     if (c && (c.fd !== rec.fd || (rec.tuple !== undefined && c.tuple !== undefined && !sameTuple(rec.tuple, c.tuple)))) {
       this.counters.connReused++;
       this.close(c, 'closed', undefined, rec.ts);

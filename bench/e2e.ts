@@ -13,6 +13,8 @@ import { projectRoot } from '../src/util/paths.js';
 import type { BenchResult } from './types.js';
 
 const CLI = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+/** the node flags bin/ecapture uses */
+const NODE_FLAGS = ['--max-semi-space-size=32'];
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -109,7 +111,7 @@ export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<Be
     const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
     const measure = async (extra: string[]): Promise<{ rps: number; rss: number; lost: number; events: number }> => {
       const events = join(shm, `ecap-bench-events-${process.pid}.txt`);
-      const cap = spawn(process.execPath, [CLI, 'tls', '--eventaddr', events, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const cap = spawn(process.execPath, [...NODE_FLAGS, CLI, 'tls', '--eventaddr', events, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
       let capErr = '';
       cap.stderr?.on('data', (d: Buffer) => (capErr += d.toString()));
       await waitOutput(cap, /capture started/, 30_000);
@@ -127,7 +129,7 @@ export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<Be
     const starts: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
-      const p = spawn(process.execPath, [CLI, 'tls', '--eventaddr', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [...NODE_FLAGS, CLI, 'tls', '--eventaddr', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
       await waitOutput(p, /capture started/, 30_000);
       starts.push(performance.now() - t0);
       await stop(p);

@@ -30,7 +30,8 @@ function summaryLines(s: RunSummary, outputs: Record<string, Record<string, numb
 /** The connection tracker (ordering, gaps, protocol parsing). */
 async function makeStage(config: Config): Promise<{ stage: RecordStage; formatL7?: unknown }> {
   const { createStage } = await import('../conn/stage.js');
-  return createStage(config);
+  const { usePerfBuffer } = await import('../probes/common/load.js');
+  return createStage(config, { ordered: !usePerfBuffer() });
 }
 
 export async function runCommand(d: ModuleDescriptor, config: Config, io: CliIo): Promise<number> {

@@ -3,11 +3,16 @@
  * with the limits given as flags, plus the text formatter for the L7 records it emits.
  */
 import type { Config } from '../config/schema.js';
-import type { RecordStage } from '../capture/pipeline.js';
+import { GapStage, type RecordStage } from '../capture/pipeline.js';
 import { formatL7 } from '../output/encoders/text-l7.js';
 import { ConnTracker } from './tracker.js';
 
-export function createStage(config: Config): { stage: RecordStage; formatL7: typeof formatL7 } {
+/**
+ * With --raw and events from the ring buffer (already in order), a stage that only marks gaps is enough and
+ * costs a fraction of the tracker per event; perf buffers (several per-CPU rings) need the tracker's reorder.
+ */
+export function createStage(config: Config, opts: { ordered?: boolean } = {}): { stage: RecordStage; formatL7: typeof formatL7 } {
+  if (config.raw && opts.ordered) return { stage: new GapStage(), formatL7 };
   const tracker = new ConnTracker({
     idleTimeoutMs: Number(config.idleTimeout ?? 5000),
     maxConnBytes: Number(config.maxConnBytes ?? 8 << 20),

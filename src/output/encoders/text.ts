@@ -78,10 +78,21 @@ export function renderPayload(payload: Buffer, opts: TextOptions): Buffer | stri
 
 const DIR_WORD: Record<Direction, string> = { read: 'READ', write: 'WRITE' };
 
+// "src -> dst" per tuple object and direction: probes reuse one tuple object per connection, so this is
+// computed once per connection instead of once per event
+const flowCache = new WeakMap<NonNullable<DataRecord['tuple']>, { read?: string; write?: string }>();
+
 function flow(rec: { tuple?: DataRecord['tuple']; dir: Direction }): string {
-  if (!rec.tuple) return '?:? -> ?:?';
-  const { src, dst } = flowEndpoints(rec.tuple, rec.dir);
-  return `${formatEndpoint(src, rec.tuple.family)} -> ${formatEndpoint(dst, rec.tuple.family)}`;
+  const t = rec.tuple;
+  if (!t) return '?:? -> ?:?';
+  let c = flowCache.get(t);
+  if (!c) flowCache.set(t, (c = {}));
+  let s = c[rec.dir];
+  if (s === undefined) {
+    const { src, dst } = flowEndpoints(t, rec.dir);
+    s = c[rec.dir] = `${formatEndpoint(src, t.family)} -> ${formatEndpoint(dst, t.family)}`;
+  }
+  return s;
 }
 
 function whoLine(rec: CaptureRecord): string {

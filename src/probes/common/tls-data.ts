@@ -139,7 +139,7 @@ export class TlsDataDecoder {
         tid: b.readUInt32LE(O.tid),
         uid: b.readUInt32LE(O.uid),
         comm: b.toString('utf8', O.comm, z >= 0 && z < O.comm + 16 ? z : O.comm + 16),
-        cgroupId: BigInt(b.readUInt32LE(O.cgroup_id) + b.readUInt32LE(O.cgroup_id + 4) * 4294967296),
+        cgroupId: this.cgroup(b.readUInt32LE(O.cgroup_id) + b.readUInt32LE(O.cgroup_id + 4) * 4294967296),
       },
       dir: b.readUInt32LE(O.dir) === DataDir.DIR_WRITE ? 'write' : 'read',
       fd,
@@ -151,6 +151,17 @@ export class TlsDataDecoder {
     const lib = this.libs.get(b.readUInt32LE(O.lib_id));
     if (lib) rec.lib = lib;
     this.emit(rec);
+  }
+
+  // the last cgroup id seen, as a bigint: it rarely changes, and a BigInt per event shows in GC time
+  private lastCg = -1;
+  private lastCgBig = 0n;
+  private cgroup(n: number): bigint {
+    if (n !== this.lastCg) {
+      this.lastCg = n;
+      this.lastCgBig = BigInt(n);
+    }
+    return this.lastCgBig;
   }
 
   /** Forget a process's connections (it exited). */

@@ -16,6 +16,9 @@ import { createSink } from '../src/output/sinks/factory.js';
 import { createStage } from '../src/conn/stage.js';
 import type { BenchResult } from './types.js';
 
+/** CPU time (user + system) of the timed part of the last run: a figure that other load on the machine disturbs less. */
+export let lastCpuSeconds = 0;
+
 const F = Object.fromEntries(TlsDataEventLayout.fields.map((f) => [f.name, f.offset]));
 
 /** A realistic sample: header, tuple, payload of HTTP-ish printable text. */
@@ -65,7 +68,7 @@ function httpSamples(n: number): Buffer[] {
 }
 
 /** The default output path: ConnTracker (HTTP parsing) → text of each message → file. */
-async function runParsed(events: number): Promise<number> {
+export async function runParsed(events: number): Promise<number> {
   const out = join(process.env.ECAPTURE_BENCH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()), `ecap-bench-${process.pid}.txt`);
   rmSync(out, { force: true });
   const { stage, formatL7 } = createStage({}, { ordered: true });
@@ -79,6 +82,7 @@ async function runParsed(events: number): Promise<number> {
   const batches: Buffer[] = [];
   for (let i = 0; i < all.length; i += 256) batches.push(buildBatch(all.slice(i, i + 256)));
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for (const b of batches) {
     forEachSample(b, 256, (s) => decoder.handle(s));
     await new Promise((r) => setImmediate(r));
@@ -87,11 +91,13 @@ async function runParsed(events: number): Promise<number> {
   await pipeline.finish();
   await sink.close();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
+  lastCpuSeconds = (cpu.user + cpu.system) / 1e6;
   rmSync(out, { force: true });
   return events / seconds;
 }
 
-async function runOnce(payloadLen: number, events: number, perBatch: number): Promise<{ seconds: number; bytes: number }> {
+export async function runOnce(payloadLen: number, events: number, perBatch: number): Promise<{ seconds: number; bytes: number }> {
   const out = join(process.env.ECAPTURE_BENCH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()), `ecap-bench-${process.pid}.txt`);
   rmSync(out, { force: true });
   // the real output path of `ecapture tls --raw --eventaddr FILE`: text encoder × file sink
@@ -113,6 +119,7 @@ async function runOnce(payloadLen: number, events: number, perBatch: number): Pr
   const batches: Buffer[] = [];
   for (let i = 0; i * perBatch < events; i++) batches.push(distinct[i % distinct.length]!);
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for (const b of batches) {
     forEachSample(b, perBatch, (s) => decoder.handle(s));
     // let the sink's pump run between batches, as the event loop does between ring-buffer wakeups
@@ -120,6 +127,8 @@ async function runOnce(payloadLen: number, events: number, perBatch: number): Pr
   }
   await sink.close();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
+  lastCpuSeconds = (cpu.user + cpu.system) / 1e6;
   const bytes = statSync(out).size;
   rmSync(out, { force: true });
   if (sink.stats().dropped > 0) throw new Error(`bench sink dropped ${sink.stats().dropped} chunks`);

@@ -46,6 +46,11 @@ export interface TrackerCounters {
 
 interface Conn {
   key: string;
+  pid: number;
+  connId: string;
+  /** activity order (least recently active first): an intrusive list, see ConnTracker.touch */
+  prev: Conn | undefined;
+  next: Conn | undefined;
   fd: number;
   tuple: ConnTuple | undefined;
   last: Tag;
@@ -77,7 +82,17 @@ export class ConnTracker {
     connLimitHits: 0, totalLimitHits: 0, parseFallbacks: 0,
   };
   readonly parserCounters: ParserCounters = newParserCounters();
-  private readonly conns = new Map<string, Conn>();
+  /**
+   * Connections by pid, then connId. Two levels instead of one map keyed by `${pid}/${connId}`: the connId
+   * strings come from the probes' per-connection caches (their hash is computed once), so a lookup per event
+   * builds no string. The activity order (for eviction, idle closes and shutdown) is the list head…tail;
+   * moving a connection to the tail of a Map (delete + set) per event cost 11% of the parsed pipeline
+   * benchmark (`npm run bench -- pipeline`).
+   */
+  private readonly conns = new Map<number, Map<string, Conn>>();
+  private nConns = 0;
+  private head: Conn | undefined;
+  private tail: Conn | undefined;
   private readonly waiting = new Set<Conn>();
   private readonly total: MemBudget;
   private readonly dormant: DormantConns;
@@ -86,6 +101,8 @@ export class ConnTracker {
   private out: CaptureRecord[] = [];
   /** the record being handed to a parser (raw events for it pass it through unchanged) */
   private current: DataRecord | undefined;
+  /** the record whose tag is its connection's `last` (set by connFor for the record being pushed) */
+  private tagRec: OrderItem | undefined;
 
   constructor(config: TrackerOptions = {}) {
     this.config = makeTrackerConfig(config);
@@ -95,7 +112,7 @@ export class ConnTracker {
 
   /** Connections currently tracked. */
   get size(): number {
-    return this.conns.size;
+    return this.nConns;
   }
 
   /** Bytes currently kept (reorder buffers and bodies being assembled) over all connections. */
@@ -127,7 +144,7 @@ export class ConnTracker {
       if (c.order.write.pending.length + c.order.read.pending.length === 0) this.waiting.delete(c);
     }
     const idle = BigInt(this.config.idleTimeoutMs) * 1_000_000n;
-    for (const c of [...this.conns.values()]) {
+    for (const c of this.byActivity()) {
       if (nowNs - c.lastSeen > idle) {
         this.counters.idleClosed++;
         this.close(c, 'idle', undefined, nowNs);
@@ -138,13 +155,13 @@ export class ConnTracker {
 
   flush(): CaptureRecord[] {
     this.out = [];
-    for (const c of [...this.conns.values()]) this.close(c, 'shutdown', undefined, c.last.ts);
+    for (const c of this.byActivity()) this.close(c, 'shutdown', undefined, c.last.ts);
     return this.out;
   }
 
   stats(): Record<string, number> {
     return {
-      conns: this.conns.size,
+      conns: this.nConns,
       keptBytes: this.total.used,
       ...this.counters,
       dormantConns: this.dormant.size,
@@ -159,14 +176,58 @@ export class ConnTracker {
     return `${rec.who.pid}/${rec.connId}`;
   }
 
+  private lookup(pid: number, connId: string): Conn | undefined {
+    return this.conns.get(pid)?.get(connId);
+  }
+
+  /** Connections, least recently active first (a copy: closing them changes the list). */
+  private byActivity(): Conn[] {
+    const out: Conn[] = [];
+    for (let c = this.head; c; c = c.next) out.push(c);
+    return out;
+  }
+
+  private unlink(c: Conn): void {
+    if (c.prev) c.prev.next = c.next;
+    else this.head = c.next;
+    if (c.next) c.next.prev = c.prev;
+    else this.tail = c.prev;
+    c.prev = c.next = undefined;
+  }
+
+  private append(c: Conn): void {
+    c.prev = this.tail;
+    c.next = undefined;
+    if (this.tail) this.tail.next = c;
+    else this.head = c;
+    this.tail = c;
+  }
+
+  private insert(c: Conn): void {
+    let m = this.conns.get(c.pid);
+    if (!m) this.conns.set(c.pid, (m = new Map()));
+    m.set(c.connId, c);
+    this.nConns++;
+    this.append(c);
+  }
+
+  private remove(c: Conn): void {
+    const m = this.conns.get(c.pid);
+    if (m?.get(c.connId) !== c) return;
+    m.delete(c.connId);
+    if (m.size === 0) this.conns.delete(c.pid);
+    this.nConns--;
+    this.unlink(c);
+  }
+
   private dormantKey(key: string, fd: number): string {
     return `${key}/${fd}`;
   }
 
   private connFor(rec: OrderItem): Conn {
     // (rec may be replaced by a copy with the known fd)
-    const key = this.keyOf(rec);
-    let c = this.conns.get(key);
+    const orig = rec;
+    let c = this.lookup(rec.who.pid, rec.connId);
     // a connection seen before its socket was known (fd -1: e.g. the first read of a server whose handshake
     // left the request in the library's buffer) learns it now: same connection, not a new one
     if (c && c.fd < 0 && rec.fd >= 0) c.fd = rec.fd;
@@ -177,11 +238,15 @@ export class ConnTracker {
       c = undefined;
     }
     if (c) {
-      this.conns.delete(key); // keep Map order = least recently active first
+      if (c !== this.tail) {
+        this.unlink(c);
+        this.append(c);
+      }
     } else {
-      while (this.conns.size >= this.config.maxConns) this.evictOne(rec.ts);
+      while (this.nConns >= this.config.maxConns) this.evictOne(rec.ts);
+      const key = this.keyOf(rec);
       c = {
-        key, fd: rec.fd, tuple: rec.tuple, last: tagOf(rec), lastSeen: rec.ts, parser: undefined,
+        key, pid: rec.who.pid, connId: rec.connId, prev: undefined, next: undefined, fd: rec.fd, tuple: rec.tuple, last: tagOf(rec), lastSeen: rec.ts, parser: undefined,
         order: { write: new SeqOrder(), read: new SeqOrder() },
         budget: new MemBudget(this.config.maxConnBytes, this.total), bytes: { write: 0, read: 0 }, hitsSeen: 0,
         resume: undefined,
@@ -193,16 +258,18 @@ export class ConnTracker {
         c.resume = was.h2;
       }
       this.counters.connsOpened++;
+      this.insert(c);
     }
-    this.conns.set(key, c);
     if (c.tuple === undefined && rec.tuple !== undefined) c.tuple = rec.tuple;
     c.last = tagOf(rec);
+    // the parser gets the same tag when it gets this record unchanged (one tag per event, not two)
+    this.tagRec = orig === rec ? rec : undefined;
     c.lastSeen = rec.ts > this.lastTick ? rec.ts : this.lastTick;
     return c;
   }
 
   private evictOne(ts: bigint): void {
-    const first = this.conns.values().next().value as Conn | undefined;
+    const first = this.head;
     if (!first) return;
     this.counters.evicted++;
     const n = this.counters.evicted;
@@ -211,7 +278,14 @@ export class ConnTracker {
   }
 
   private onItem(rec: DataRecord | GapRecord): void {
-    const c = this.connFor(rec);
+    try {
+      this.onItemIn(this.connFor(rec), rec);
+    } finally {
+      this.tagRec = undefined;
+    }
+  }
+
+  private onItemIn(c: Conn, rec: DataRecord | GapRecord): void {
     const o = c.order[rec.dir];
     if (rec.type === 'data') {
       this.counters.dataRecords++;
@@ -238,10 +312,9 @@ export class ConnTracker {
   }
 
   private onClose(rec: ConnCloseRecord): void {
-    const key = this.keyOf(rec);
-    const c = this.conns.get(key);
+    const c = this.lookup(rec.who.pid, rec.connId);
     if (c && c.fd === rec.fd) this.close(c, 'closed', rec, rec.ts);
-    this.dormant.drop(this.dormantKey(key, rec.fd));
+    this.dormant.drop(this.dormantKey(this.keyOf(rec), rec.fd));
     this.out.push(rec);
   }
 
@@ -281,7 +354,7 @@ export class ConnTracker {
       ...(c.resume ? { h2Resume: c.resume } : {}),
     });
     this.current = r;
-    c.parser.push(dir, r.payload, tagOf(r));
+    c.parser.push(dir, r.payload, r === this.tagRec ? c.last : tagOf(r));
     this.drain(c);
     this.current = undefined;
   }
@@ -340,7 +413,7 @@ export class ConnTracker {
       this.dormant.put(this.dormantKey(c.key, c.fd), h2 ? { next, h2 } : { next });
     }
     c.budget.releaseAll();
-    this.conns.delete(c.key);
+    this.remove(c);
     this.waiting.delete(c);
     this.counters.connsClosed++;
     if (!probe) this.out.push(closeRecord(c.last, c.fd, c.tuple, ts, reason, c.bytes));

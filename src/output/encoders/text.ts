@@ -82,17 +82,21 @@ const DIR_WORD: Record<Direction, string> = { read: 'READ', write: 'WRITE' };
 // computed once per connection instead of once per event
 const flowCache = new WeakMap<NonNullable<DataRecord['tuple']>, { read?: string; write?: string }>();
 
-function flow(rec: { tuple?: DataRecord['tuple']; dir: Direction }): string {
-  const t = rec.tuple;
+/** "src -> dst" of a tuple seen in direction `dir`, or "?:? -> ?:?" without one. */
+export function flowText(t: DataRecord['tuple'], dir: Direction): string {
   if (!t) return '?:? -> ?:?';
   let c = flowCache.get(t);
   if (!c) flowCache.set(t, (c = {}));
-  let s = c[rec.dir];
+  let s = c[dir];
   if (s === undefined) {
-    const { src, dst } = flowEndpoints(t, rec.dir);
-    s = c[rec.dir] = `${formatEndpoint(src, t.family)} -> ${formatEndpoint(dst, t.family)}`;
+    const { src, dst } = flowEndpoints(t, dir);
+    s = c[dir] = `${formatEndpoint(src, t.family)} -> ${formatEndpoint(dst, t.family)}`;
   }
   return s;
+}
+
+function flow(rec: { tuple?: DataRecord['tuple']; dir: Direction }): string {
+  return flowText(rec.tuple, rec.dir);
 }
 
 function whoLine(rec: CaptureRecord): string {

@@ -35,6 +35,19 @@ export class SeqOrder {
     return i.seq > this.next;
   }
 
+  /**
+   * The common case without the general machinery: `i` starts exactly at the expected position, is not
+   * empty and nothing waits; then it is released at once (the caller delivers it) and true is returned.
+   * Equivalent to push(i, out) with out = [i].
+   */
+  takeInOrder(i: OrderItem): boolean {
+    if (this.pending.length !== 0 || i.seq !== this.next) return false;
+    const len = itemLength(i);
+    if (len === 0) return false;
+    this.next += len;
+    return true;
+  }
+
   /** Add an item; released items are appended to `out`. Returns true when the item was held. */
   push(i: OrderItem, out: Released[]): boolean {
     if (i.seq > this.next) {

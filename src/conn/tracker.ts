@@ -291,6 +291,11 @@ export class ConnTracker {
       this.counters.dataRecords++;
       this.counters.dataBytes += rec.payload.length;
     }
+    if (o.takeInOrder(rec)) {
+      // the usual event: in order, nothing held (no closure or array per event)
+      this.deliver(c, rec.dir, rec);
+      return;
+    }
     if (!o.wouldHold(rec)) {
       this.release(c, rec.dir, (rel) => o.push(rec, rel));
       return;

@@ -253,27 +253,40 @@ export class ConnParser<T> {
     }
     const p = this.parsers[dir];
     if (!p) return;
-    this.guard(dir, () => p.push(chunk, tag), { tag, data: chunk });
+    // the per-chunk call: no closure (see guard)
+    let reason: string | undefined;
+    try {
+      p.push(chunk, tag);
+    } catch (e) {
+      reason = this.thrown(e);
+    }
+    this.checked(dir, reason, tag, chunk);
+  }
+
+  private thrown(e: unknown): string {
+    this.counters.parseErrors++;
+    return `internal parser error: ${(e as Error)?.message ?? String(e)}`;
   }
 
   /** Run a parser call; on an error (reported or thrown) flush the other direction and go raw. */
   private guard(dir: Direction, fn: () => void, raw: { tag: T; data: Buffer } | undefined): void {
     let reason: string | undefined;
-    let errDir = dir;
     try {
       fn();
     } catch (e) {
-      this.counters.parseErrors++;
-      reason = `internal parser error: ${(e as Error)?.message ?? String(e)}`;
+      reason = this.thrown(e);
     }
+    this.checked(dir, reason, raw?.tag, raw?.data);
+  }
+
+  /** After a parser call on `dir` (`reason`: what it threw): on an error, flush the other direction and go raw; `data` is shown raw. */
+  private checked(dir: Direction, reason: string | undefined, tag: T | undefined, data: Buffer | undefined): void {
+    let errDir = dir;
     if (reason === undefined) {
-      for (const d of [dir, other(dir)]) {
-        const err = this.parsers[d]?.error;
-        if (err !== undefined) {
-          reason = err;
-          errDir = d;
-          break;
-        }
+      reason = this.parsers[dir]?.error;
+      if (reason === undefined) {
+        errDir = other(dir);
+        reason = this.parsers[errDir]?.error;
       }
     }
     if (reason === undefined) return;
@@ -292,6 +305,6 @@ export class ConnParser<T> {
     this.mode = 'raw';
     this.redetectLeft = this.opts.limits.redetectChunks;
     this.events.push({ type: 'error', dir: errDir, protocol: proto, reason });
-    if (raw !== undefined) this.events.push({ type: 'raw', dir, tag: raw.tag, data: raw.data });
+    if (data !== undefined) this.events.push({ type: 'raw', dir, tag: tag as T, data });
   }
 }

@@ -97,7 +97,7 @@ export class TlsDataDecoder {
    * read/write), so it reads the scalars it needs straight from the sample through the generated layout
    * instead of decoding the whole struct (measured with `npm run bench -- pipeline`).
    */
-  private conns = new Map<number, Map<number, { fd: number; tupleBytes: Buffer | undefined; tuple: ConnTuple | undefined; hex: string }>>();
+  private conns = new Map<number, Map<number, ConnFacts>>();
 
   private data(b: Buffer): void {
     if (b.length < TlsDataEventLayout.MIN_SIZE) {
@@ -114,13 +114,14 @@ export class TlsDataDecoder {
       this.conns.set(pid, perPid);
     }
     let c = perPid.get(connId);
-    const tupleBytes = flags & EventFlags.EVF_TUPLE ? b.subarray(O.tuple, O.tuple + TUPLE_SIZE) : undefined;
-    if (!c || c.fd !== fd || (tupleBytes ? !c.tupleBytes || !c.tupleBytes.equals(tupleBytes) : c.tupleBytes !== undefined)) {
+    const hasTuple = (flags & EventFlags.EVF_TUPLE) !== 0;
+    if (!c || c.fd !== fd || (hasTuple ? !c.tupleBytes || !sameBytes(b, O.tuple, c.tupleBytes) : c.tupleBytes !== undefined)) {
       c = {
         fd,
-        tupleBytes: tupleBytes ? Buffer.from(tupleBytes) : undefined,
-        tuple: tupleBytes ? tupleOf(decodeSockTupleAt(b, O.tuple)) : undefined,
+        tupleBytes: hasTuple ? Buffer.from(b.subarray(O.tuple, O.tuple + TUPLE_SIZE)) : undefined,
+        tuple: hasTuple ? tupleOf(decodeSockTupleAt(b, O.tuple)) : undefined,
         hex: connId.toString(16),
+        who: undefined,
       };
       if (perPid.size > 4096) perPid.clear(); // bounded: a process with that many live connections re-decodes
       perPid.set(connId, c);
@@ -129,18 +130,11 @@ export class TlsDataDecoder {
     if (!c.tuple) this.counters.noTuple++;
     this.counters.events++;
     this.counters.bytes += n;
-    const z = b.indexOf(0, O.comm);
     const rec: DataRecord = {
       type: 'data',
       ts: this.wallClock(b.readUInt32LE(O.ts_ns) + b.readUInt32LE(O.ts_ns + 4) * 4294967296),
       module: this.module,
-      who: {
-        pid,
-        tid: b.readUInt32LE(O.tid),
-        uid: b.readUInt32LE(O.uid),
-        comm: b.toString('utf8', O.comm, z >= 0 && z < O.comm + 16 ? z : O.comm + 16),
-        cgroupId: this.cgroup(b.readUInt32LE(O.cgroup_id) + b.readUInt32LE(O.cgroup_id + 4) * 4294967296),
-      },
+      who: this.whoFor(c, b, pid),
       dir: b.readUInt32LE(O.dir) === DataDir.DIR_WRITE ? 'write' : 'read',
       fd,
       connId: c.hex,
@@ -151,6 +145,22 @@ export class TlsDataDecoder {
     const lib = this.libs.get(b.readUInt32LE(O.lib_id));
     if (lib) rec.lib = lib;
     this.emit(rec);
+  }
+
+  /**
+   * The Who of an event: the connection's previous one when tid, uid, comm and cgroup are the same (the
+   * usual case), so an event costs no object and no comm string. Records treat `who` as read-only.
+   */
+  private whoFor(c: ConnFacts, b: Buffer, pid: number): Who {
+    const tid = b.readUInt32LE(O.tid);
+    const uid = b.readUInt32LE(O.uid);
+    const cg = this.cgroup(b.readUInt32LE(O.cgroup_id) + b.readUInt32LE(O.cgroup_id + 4) * 4294967296);
+    const w = c.who;
+    if (w !== undefined && w.tid === tid && w.uid === uid && w.cgroupId === cg && c.commBytes !== undefined && sameBytes(b, O.comm, c.commBytes)) return w;
+    const z = b.indexOf(0, O.comm);
+    c.who = { pid, tid, uid, comm: b.toString('utf8', O.comm, z >= 0 && z < O.comm + 16 ? z : O.comm + 16), cgroupId: cg };
+    c.commBytes = Buffer.from(b.subarray(O.comm, O.comm + 16));
+    return c.who;
   }
 
   // the last cgroup id seen, as a bigint: it rarely changes, and a BigInt per event shows in GC time
@@ -177,3 +187,19 @@ const O = (() => {
   return { ...top, ...hdr } as Record<string, number>;
 })();
 const TUPLE_SIZE = SockTupleLayout.SIZE;
+
+interface ConnFacts {
+  fd: number;
+  tupleBytes: Buffer | undefined;
+  tuple: ConnTuple | undefined;
+  hex: string;
+  /** the Who of the last event and the comm bytes it was made from */
+  who: Who | undefined;
+  commBytes?: Buffer;
+}
+
+/** b[off, off + ref.length) equals ref (lengths a multiple of 4): no subarray per event. */
+function sameBytes(b: Buffer, off: number, ref: Buffer): boolean {
+  for (let i = 0; i < ref.length; i += 4) if (b.readUInt32LE(off + i) !== ref.readUInt32LE(i)) return false;
+  return true;
+}

@@ -189,18 +189,31 @@ export class FileSink extends QueuedSink {
     const merged: Buffer[] = [];
     let run: Buffer[] = [];
     let runBytes = 0;
+    // the run's chunks follow each other in one buffer (the sink's staging buffer): one view, no copy
+    let adjacent = true;
+    const endRun = () => {
+      if (run.length === 0) return;
+      const f = run[0]!;
+      merged.push(run.length === 1 ? f : adjacent ? Buffer.from(f.buffer, f.byteOffset, runBytes) : Buffer.concat(run, runBytes));
+      run = [];
+      runBytes = 0;
+      adjacent = true;
+    };
     for (const c of part) {
-      if (c.data.length >= 2048) {
-        if (run.length) merged.push(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes));
-        run = [];
-        runBytes = 0;
-        merged.push(c.data);
+      const d = c.data;
+      if (d.length >= 2048) {
+        endRun();
+        merged.push(d);
       } else {
-        run.push(c.data);
-        runBytes += c.data.length;
+        if (run.length > 0 && adjacent) {
+          const f = run[0]!;
+          adjacent = d.buffer === f.buffer && d.byteOffset === f.byteOffset + runBytes;
+        }
+        run.push(d);
+        runBytes += d.length;
       }
     }
-    if (run.length) merged.push(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes));
+    endRun();
     for (let i = 0; i < merged.length; i += 1024) {
       let bufs = merged.slice(i, i + 1024);
       let left = 0;

@@ -198,8 +198,9 @@ interface ConnFacts {
   commBytes?: Buffer;
 }
 
-/** b[off, off + ref.length) equals ref (lengths a multiple of 4): no subarray per event. */
+/** b[off, off + ref.length) equals ref: no subarray per event. */
 function sameBytes(b: Buffer, off: number, ref: Buffer): boolean {
-  for (let i = 0; i < ref.length; i += 4) if (b.readUInt32LE(off + i) !== ref.readUInt32LE(i)) return false;
+  // indexed loads, not readUInt32LE: its argument validation made this loop 5% of the 100-byte benchmark
+  for (let i = 0; i < ref.length; i++) if (b[off + i] !== ref[i]) return false;
   return true;
 }

@@ -11,6 +11,7 @@ import { CaptureError } from '../../errors.js';
 import { ElfFile } from '../../elf/elf-file.js';
 import { findGoFunction, functionCode, GOTLS_READ_SYMBOL, planFromElf, type GoTlsPlan } from '../../elf/go/index.js';
 import { FileCache } from '../../discovery/file-cache.js';
+import { DeferredFileCache } from '../common/deferred-file-cache.js';
 import { exePath, hostPath } from '../../discovery/proc.js';
 import { readSpillProblem } from './spill.js';
 
@@ -140,27 +141,11 @@ export function inspectGoFile(path: string, displayPath = path): GoTlsTarget {
 
 type Cached = { ok: Omit<GoTlsTarget, 'path' | 'displayPath'> } | { skip: string };
 
-let disk: FileCache<Cached> | undefined;
-function diskCache(): FileCache<Cached> {
-  disk ??= new FileCache<Cached>('gotls-targets-v2');
-  return disk;
-}
-
-let saveTimer: NodeJS.Timeout | undefined;
-function scheduleSave(): void {
-  if (saveTimer) return;
-  saveTimer = setTimeout(() => {
-    saveTimer = undefined;
-    disk?.save();
-  }, 2000);
-  saveTimer.unref();
-}
+const disk = new DeferredFileCache<Cached>('gotls-targets-v2');
 
 /** Write what was learnt now (end of a run). */
 export function saveGoTargetCache(): void {
-  if (saveTimer) clearTimeout(saveTimer);
-  saveTimer = undefined;
-  disk?.save();
+  disk.save();
 }
 
 /** dev:ino → result of this run (a target, or why the file is not one). */
@@ -181,7 +166,7 @@ export function probeGoFile(path: string, displayPath = path): GoTlsTarget | { s
   const hit = runCache.get(key);
   if (hit !== undefined) return typeof hit === 'string' ? { skip: hit } : { ...hit, path, displayPath };
   const fkey = FileCache.keyOf(path);
-  const persisted = fkey ? diskCache().get(fkey) : undefined;
+  const persisted = fkey ? disk.get(fkey) : undefined;
   if (persisted) {
     if ('skip' in persisted) {
       runCache.set(key, persisted.skip);
@@ -207,14 +192,13 @@ export function probeGoFile(path: string, displayPath = path): GoTlsTarget | { s
   }
   runCache.set(key, result);
   if (persist && fkey) {
-    if (typeof result === 'string') diskCache().set(fkey, { skip: result });
+    if (typeof result === 'string') disk.set(fkey, { skip: result });
     else {
       const { path: _p, displayPath: _d, ...rest } = result;
       void _p;
       void _d;
-      diskCache().set(fkey, { ok: rest });
+      disk.set(fkey, { ok: rest });
     }
-    scheduleSave();
   }
   return typeof result === 'string' ? { skip: result } : result;
 }

@@ -8,6 +8,7 @@ import { ElfFile, EM_AARCH64, EM_X86_64 } from '../../elf/elf-file.js';
 import { findLibraries, resolveNeeded } from '../../discovery/libs.js';
 import { executableMappings, exePath, hostPath } from '../../discovery/proc.js';
 import { FileCache } from '../../discovery/file-cache.js';
+import { DeferredFileCache } from '../common/deferred-file-cache.js';
 
 /** Functions we hook, in attach order. `_ex` forms are optional (OpenSSL ≥ 1.1.1); SSL_do_handshake only in keylog/pcap modes. */
 export const SSL_FUNCS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_free', 'SSL_do_handshake'] as const;
@@ -68,7 +69,7 @@ function describeLib(elf: ElfFile, path: string): string {
 export function inspectSslFile(path: string, displayPath = path, opts: { allowSymtab?: boolean } = {}): SslTarget | undefined {
   // persistent cache across runs (node's 100 MB binary takes ~0.2 s to inspect)
   const fkey = FileCache.keyOf(path);
-  const persisted = fkey ? diskCache().get(`${fkey}:${opts.allowSymtab ? 1 : 0}`) : undefined;
+  const persisted = fkey ? disk.get(`${fkey}:${opts.allowSymtab ? 1 : 0}`) : undefined;
   if (persisted !== undefined) {
     if (persisted === null) return undefined;
     const isLib = /\.so(\.|$)/.test(basename(displayPath));
@@ -81,8 +82,7 @@ export function inspectSslFile(path: string, displayPath = path, opts: { allowSy
   }
   const t = inspectUncached(path, displayPath, opts);
   if (fkey) {
-    diskCache().set(`${fkey}:${opts.allowSymtab ? 1 : 0}`, t ? { key: t.key, lib: t.baseLib, offsets: t.offsets } : null);
-    scheduleSave();
+    disk.set(`${fkey}:${opts.allowSymtab ? 1 : 0}`, t ? { key: t.key, lib: t.baseLib, offsets: t.offsets } : null);
   }
   if (!t) return undefined;
   const { baseLib: _unused, ...rest } = t;
@@ -95,22 +95,8 @@ interface CachedTarget {
   lib: string;
   offsets: Partial<Record<SslFunc, number>>;
 }
-let disk: FileCache<CachedTarget | null> | undefined;
-function diskCache(): FileCache<CachedTarget | null> {
-  disk ??= new FileCache<CachedTarget | null>('ssl-targets-v2');
-  return disk;
-}
-
-let saveTimer: NodeJS.Timeout | undefined;
-/** Persist what was learnt, a moment after the last new file (off the startup path). */
-function scheduleSave(): void {
-  if (saveTimer) return;
-  saveTimer = setTimeout(() => {
-    saveTimer = undefined;
-    disk?.save();
-  }, 2000);
-  saveTimer.unref();
-}
+/** Persisted a moment after the last new file (off the startup path). */
+const disk = new DeferredFileCache<CachedTarget | null>('ssl-targets-v2');
 
 function inspectUncached(path: string, displayPath: string, opts: { allowSymtab?: boolean }): (SslTarget & { baseLib: string }) | undefined {
   let elf: ElfFile;

@@ -10,23 +10,18 @@
  * Targets: --elfpath; else the executable of --pid; else every running Go program that links crypto/tls, plus
  * those started later (exec watcher).
  */
-import { arch, release } from 'node:os';
 import { CaptureError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
-import type { CaptureModule, ModuleContext, ModuleStats } from '../../registry.js';
-import type { KeyRecord } from '../../model/records.js';
+import type { ModuleContext, ModuleStats } from '../../registry.js';
 import { LoadedObject, type OpenOptions } from '../../bpf/object.js';
-import { listPids, processExists } from '../../discovery/proc.js';
 import { EventKind, decodeGoKeylogEvent } from '../../gen/events.js';
-import { KeylogWriter } from '../../tls/keylog.js';
 import { features } from '../../bpf/features.js';
-import { native } from '../../bpf/native.js';
-import { PcapngWriter } from '../../output/pcapng/writer.js';
-import { compileFilter, type CompiledFilter } from '../tls/cbpf.js';
-import { resolveInterface, type NetInterface } from '../tls/iface.js';
-import { PacketCapture, assertTcSupported } from '../tls/packets.js';
-import { TlsDataDecoder, whoOf } from '../common/tls-data.js';
-import { baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { TlsDataDecoder } from '../common/tls-data.js';
+import { baseLoadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { requireProcess, scanRunningProcesses } from '../common/initial-targets.js';
+import { KeyLog } from '../common/key-log.js';
+import { PcapSession } from '../common/pcap-session.js';
+import { type HookedTarget, TlsCaptureModule } from '../common/tls-module.js';
 import {
   describeTarget, inspectGoFile, processExePath, processGoTarget, probeGoFile, saveGoTargetCache, type GoTlsTarget,
 } from './discovery.js';
@@ -35,46 +30,22 @@ import { encodeGoTarget, goKeylogEntry } from './wire.js';
 
 type Mode = 'text' | 'keylog' | 'pcap';
 
-interface Hooked {
-  target: GoTlsTarget;
-  id: number;
-  links: number[];
-}
 
 /** Maps and programs of tls_data.bpf.h that only the entry/return path of the C libraries uses. */
 const UNUSED_PROGRAMS = IO_TRACEPOINTS.map(([, n]) => `tp_${n}`);
 const UNUSED_MAPS = ['active_calls', 'pending_bind'];
 
-/** Largest snap length (ECAP_MAX_PACKET in bpf/include/events.h). */
-const MAX_SNAPLEN = 65792;
 export const DEFAULT_KEYLOG = 'ecapture_gotls_key.log';
 export const DEFAULT_PCAP = 'ecapture_gotls.pcapng';
 
-export class GoTlsModule implements CaptureModule {
+export class GoTlsModule extends TlsCaptureModule<HookedTarget<GoTlsTarget>> {
   readonly name = 'gotls' as const;
-  private ctx!: ModuleContext;
-  private obj: LoadedObject | undefined;
-  private decoder!: TlsDataDecoder;
+  protected readonly fileOption = 'elfpath';
   private mode: Mode = 'text';
-  private keylog: KeylogWriter | undefined;
-  private keylogPath = '';
-  // pcap mode
-  private writer: PcapngWriter | undefined;
-  private packets: PacketCapture | undefined;
-  private iface: NetInterface | undefined;
-  private filter: CompiledFilter | undefined;
-  private targets = new Map<string, Hooked>();
+  private keys = new KeyLog('gotls');
   /** files looked at by discovery that are not targets (dev:ino), so exec events do not re-check them */
   private skipped = new Set<string>();
-  private nextId = 1;
   private pending: GoTlsTarget[] = [];
-  private unsubscribe: (() => void) | undefined;
-  private lost = 0;
-  private attachFailures = 0;
-  private keyCounters = { events: 0, keys: 0, duplicates: 0, rejected: 0, short: 0 };
-  private final: ModuleStats | undefined;
-
-  constructor(private config: Config) {}
 
   async init(ctx: ModuleContext): Promise<void> {
     this.ctx = ctx;
@@ -88,17 +59,7 @@ export class GoTlsModule implements CaptureModule {
         hint: 'run on Linux 5.15 or newer',
       });
     }
-    let snaplen = MAX_SNAPLEN;
-    if (this.mode === 'pcap') {
-      assertTcSupported();
-      this.iface = resolveInterface(String(this.config.ifname ?? ''));
-      snaplen = Math.min(Number(this.config.snaplen ?? 0) || MAX_SNAPLEN, MAX_SNAPLEN);
-      this.filter = compileFilter(String(this.config.pcapFilter ?? ''), this.iface.linkType!, snaplen, {
-        compile: (e, dlt, n) => native().pcapCompile(e, dlt, n),
-        haveBpfLoop: features.bpfLoop().ok,
-        force: process.env.ECAPTURE_PCAP_FILTER,
-      });
-    }
+    if (this.mode === 'pcap') this.pcap = PcapSession.check('gotls', this.config);
     for (const t of this.findInitialTargets()) {
       if (this.mode !== 'text' && t.keylog === undefined) {
         if (this.explicit) {
@@ -112,29 +73,12 @@ export class GoTlsModule implements CaptureModule {
       this.pending.push(t);
     }
     // 2. outputs (a path we cannot write fails here, before anything is attached)
-    if (this.mode === 'pcap') {
-      const iface = this.iface!;
-      this.writer = new PcapngWriter({
-        path: String(this.config.pcapfile ?? '') || DEFAULT_PCAP,
-        shb: { hardware: arch(), os: `Linux ${release()}`, userAppl: 'ecapture-ts', comment: `ecapture-ts gotls -m pcap -i ${iface.name}` },
-      });
-      this.writer.addInterface({
-        linkType: iface.linkType!,
-        snaplen,
-        name: iface.name,
-        description: `${iface.name} (ifindex ${iface.ifindex})`,
-        ...(this.filter ? { filter: this.filter.expr } : {}),
-        os: `Linux ${release()}`,
-        ifIndex: iface.ifindex,
-      });
-    }
+    const writer = this.pcap?.open(String(this.config.pcapfile ?? '') || DEFAULT_PCAP);
     if (this.mode !== 'text') {
-      this.keylogPath = String(this.config.keylogfile ?? '') || DEFAULT_KEYLOG;
-      const writer = this.writer;
-      // the DSB goes into the pcapng file the moment the line is new: held packets of its connection follow it
-      this.keylog = new KeylogWriter({ path: this.keylogPath, ...(writer ? { onLine: (line: string) => writer.addSecrets(line) } : {}) });
+      const keylogPath = String(this.config.keylogfile ?? '') || DEFAULT_KEYLOG;
+      this.keys.open(keylogPath, ctx, writer);
       ctx.log.info(this.mode === 'pcap' ? 'Pcap handler registered' : 'Keylog handler registered', {
-        keylog_file: this.keylogPath, capture_mode: this.mode, ...(writer ? { pcapfile: writer.path } : {}),
+        keylog_file: keylogPath, capture_mode: this.mode, ...(writer ? { pcapfile: writer.path } : {}),
       });
     }
     this.decoder = new TlsDataDecoder('gotls', ctx.wallClock, ctx.emit);
@@ -144,18 +88,7 @@ export class GoTlsModule implements CaptureModule {
     opts.autoload = Object.fromEntries(UNUSED_PROGRAMS.map((p) => [p, false]));
     opts.autocreate = { ...opts.autocreate, ...Object.fromEntries(UNUSED_MAPS.map((m) => [m, false])) };
     this.obj = LoadedObject.load('tls/gotls', opts);
-    if (this.mode === 'pcap') {
-      this.packets = PacketCapture.load({
-        config: this.config,
-        iface: this.iface!,
-        interfaceId: 0,
-        snaplen,
-        ...(this.filter ? { filter: this.filter } : {}),
-        writer: this.writer!,
-        wallClock: ctx.wallClock,
-        log: ctx.log,
-      });
-    }
+    this.pcap?.load(this.config, ctx);
   }
 
   private get explicit(): boolean {
@@ -167,7 +100,7 @@ export class GoTlsModule implements CaptureModule {
     const pid = Number(this.config.pid ?? 0);
     if (elfpath) return [inspectGoFile(elfpath)];
     if (pid > 0) {
-      if (!processExists(pid)) throw new CaptureError('ECAP_NO_PROCESS', `--pid ${pid}: no such process`, { hint: 'check the pid with `ps`' });
+      requireProcess(pid);
       const p = processExePath(pid);
       if (!p) throw new CaptureError('ECAP_NO_PROCESS', `--pid ${pid}: cannot read its executable (/proc/${pid}/exe)`, { hint: 'run as root; the process may have exited' });
       try {
@@ -177,43 +110,30 @@ export class GoTlsModule implements CaptureModule {
         throw new CaptureError(ce.code ?? 'ECAP_NO_TARGET', `--pid ${pid}: ${ce.message}`, { cause: e, hint: ce.hint, details: ce.details });
       }
     }
-    const byKey = new Map<string, GoTlsTarget>();
-    let scanned = 0;
-    for (const p of listPids()) {
-      if (p === process.pid) continue;
-      scanned++;
+    const { byKey, scanned } = scanRunningProcesses((p) => {
       const r = processGoTarget(p);
-      if ('skip' in r) continue;
-      if (!byKey.has(r.key)) byKey.set(r.key, r);
-    }
+      return 'skip' in r ? [] : [r];
+    });
     if (byKey.size === 0) {
       this.ctx.log.info('no running Go program uses crypto/tls; waiting for new ones', { processes: scanned });
     }
     return [...byKey.values()];
   }
 
-  async start(): Promise<void> {
-    const obj = this.obj!;
+  protected usesIoTracepoints(): boolean {
+    return false;
+  }
+
+  protected attachInitial(): void {
     for (const t of this.pending.splice(0)) this.attachTarget(t, this.explicit);
-    const r = eventReadOptions(this.config);
-    obj.readEvents('events_rb', 'events_pb', r.usePerf, r.pagesPerCpu, (s) => this.onSample(s), (n) => {
-      this.lost += n;
-    }, r.drainEveryMs);
-    this.packets?.start();
-    if (!this.config.elfpath) {
-      const onlyPid = Number(this.config.pid ?? 0);
-      this.unsubscribe = this.ctx.onProcess({
-        exec: (pid, filename) => {
-          // with --pid, the process may exec another Go program under the same pid
-          if (onlyPid > 0 && pid !== onlyPid) return;
-          this.discover(pid, filename);
-        },
-      });
-    }
+  }
+
+  protected sampleHandler(): (s: Buffer) => void {
+    return (s) => this.onSample(s);
   }
 
   /** A program started: hook it if it is a Go program using crypto/tls, before it gets far. */
-  private discover(pid: number, filename: string): void {
+  protected discover(pid: number, filename: string): void {
     let r = processGoTarget(pid);
     if ('skip' in r && r.skip === 'process gone' && filename.startsWith('/')) r = probeGoFile(filename);
     if ('skip' in r) {
@@ -229,17 +149,12 @@ export class GoTlsModule implements CaptureModule {
   }
 
   private attachTarget(t: GoTlsTarget, fatal: boolean): void {
-    const obj = this.obj!;
     const id = this.nextId++;
-    const pid = Number(this.config.pid ?? 0);
-    const links: number[] = [];
-    const attach = (program: string, symbol: string, offset: number): void => {
-      links.push(obj.attachUprobe(program, { path: t.path, offset, pid, cookie: id, symbol }));
-    };
-    try {
+    const links = this.hook(t, id, fatal, 'a Go program', (uprobe) => {
+      const attach = (entry: string, symbol: string, offset: number): void => uprobe(symbol, offset, { entry });
       const key = Buffer.alloc(4);
       key.writeUInt32LE(id);
-      obj.update('go_targets', key, encodeGoTarget(t));
+      this.obj!.update('go_targets', key, encodeGoTarget(t));
       if (this.mode === 'text') {
         attach('uprobe_gotls_write', GOTLS_WRITE_SYMBOL, t.write);
         t.readRets.forEach((off, i) => attach('uprobe_gotls_read_ret', `${GOTLS_READ_SYMBOL} RET #${i + 1} (+0x${off.toString(16)})`, off));
@@ -247,11 +162,8 @@ export class GoTlsModule implements CaptureModule {
       } else if (t.keylog !== undefined) {
         attach('uprobe_gotls_keylog', GOTLS_KEYLOG_SYMBOL, t.keylog);
       }
-    } catch (e) {
-      for (const l of links) obj.detach(l);
-      this.attachFailures++;
-      if (fatal) throw e;
-      this.ctx.log.warn('could not hook a Go program', { path: t.displayPath, error: (e as Error).message });
+    });
+    if (!links) {
       this.skipped.add(t.key);
       return;
     }
@@ -268,82 +180,39 @@ export class GoTlsModule implements CaptureModule {
       this.decoder.handle(s);
       return;
     }
+    const c = this.keys.counters;
     const e = decodeGoKeylogEvent(s);
     if (!e) {
-      this.keyCounters.short++;
+      c.short++;
       return;
     }
-    this.keyCounters.events++;
+    c.events++;
     const entry = goKeylogEntry(e);
     if ('reject' in entry) {
-      this.keyCounters.rejected++;
+      c.rejected++;
       this.ctx.log.debug('key log event rejected', { reason: entry.reject, pid: e.hdr.pid });
       return;
     }
-    if (!this.keylog) return;
-    if (this.keylog.add(entry) === undefined) {
-      this.keyCounters.duplicates++;
-      return;
-    }
-    this.keyCounters.keys++;
-    const rec: KeyRecord = {
-      type: 'key',
-      ts: this.ctx.wallClock(e.hdr.tsNs),
-      module: 'gotls',
-      who: whoOf(e.hdr),
-      label: entry.label,
-      clientRandom: entry.clientRandom,
-      secret: entry.secret,
-    };
-    if (entry.tlsVersion !== undefined) rec.tlsVersion = entry.tlsVersion;
-    this.ctx.emit(rec);
+    this.keys.add(entry, e.hdr);
   }
 
-  async reconfigure(config: Config): Promise<boolean> {
+  override async reconfigure(config: Config): Promise<boolean> {
     this.config = config;
     return false;
   }
 
-  drain(): void {
-    this.obj?.drain();
-    this.packets?.drain();
-  }
-
-  async close(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-    this.drain();
-    if (this.obj) this.final = this.stats();
-    this.obj?.close();
-    this.obj = undefined;
-    const kc = this.packets?.kernelCounters();
-    this.packets?.close();
-    this.packets = undefined;
-    const w = this.writer;
-    this.writer = undefined;
-    if (w) {
-      w.close();
-      const s = w.stats;
-      const line = { pcapfile: w.path, packets: s.packets, secrets_blocks: s.secretsBlocks, released_without_keys: s.releasedWithoutKeys, ...(kc ?? {}) };
-      if (s.packets === 0) this.ctx.log.warn(`nothing captured on ${this.iface?.name}: check the interface (-i) and the filter`, line);
-      else this.ctx.log.info('pcapng written', line);
-      if (this.final) this.final = { ...this.final, packets: s.packets, secretsBlocks: s.secretsBlocks, releasedWithoutKeys: s.releasedWithoutKeys };
-    }
-    if (this.keylog) {
-      this.ctx.log.info('key log written', { keylogfile: this.keylogPath, lines: this.keylog.linesWritten });
-      this.keylog.close();
-      this.keylog = undefined;
-    }
+  protected override closeOutputs(): void {
+    const s = this.pcap?.close(this.ctx.log);
+    if (s && this.final) this.final = { ...this.final, packets: s.packets, secretsBlocks: s.secretsBlocks, releasedWithoutKeys: s.releasedWithoutKeys };
+    this.keys.close();
     saveGoTargetCache();
   }
 
-  stats(): ModuleStats {
-    if (!this.obj && this.final) return this.final;
+  protected liveStats(): ModuleStats {
     const c = this.decoder?.counters;
-    const drops = this.obj ? this.obj.sumPerCpuCounters('drops', 4) : [];
-    const keys = this.keyCounters;
-    const p = this.packets?.counters;
-    const kc = this.packets?.kernelCounters() ?? {};
+    const keys = this.keys.counters;
+    const p = this.pcap?.packets?.counters;
+    const kc = this.pcap?.packets?.kernelCounters() ?? {};
     const packets: ModuleStats = this.mode === 'pcap'
       ? {
           packets: p?.packets ?? 0,
@@ -362,9 +231,7 @@ export class GoTlsModule implements CaptureModule {
       keys: keys.keys,
       keyDuplicates: keys.duplicates,
       keyEventsRejected: keys.rejected,
-      lostEvents: (drops[0]?.events ?? 0) + this.lost + (kc.ringFull ?? 0),
-      lostBytes: (drops[0]?.bytes ?? 0) + (drops[2]?.bytes ?? 0),
-      readFaults: drops[1]?.events ?? 0,
+      ...this.losses(kc.ringFull ?? 0),
       decodeErrors: (c?.short ?? 0) + (c?.unknown ?? 0) + keys.short + (p?.short ?? 0) + (p?.unknown ?? 0),
       attachFailures: this.attachFailures,
     };

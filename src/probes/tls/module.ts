@@ -13,30 +13,27 @@
  * is checked in init(), before anything is attached.
  */
 import { dirname } from 'node:path';
-import { arch, release } from 'node:os';
-import { CaptureError, ConfigError } from '../../errors.js';
-import type { Config } from '../../config/schema.js';
-import type { CaptureModule, ModuleContext, ModuleStats } from '../../registry.js';
+import { ConfigError } from '../../errors.js';
+import type { ModuleContext, ModuleStats } from '../../registry.js';
 import { EventKind } from '../../gen/events.js';
 import { LoadedObject, rodata, type OpenOptions } from '../../bpf/object.js';
-import { features } from '../../bpf/features.js';
-import { native } from '../../bpf/native.js';
 import { ElfFile } from '../../elf/elf-file.js';
-import { libraryDirs, resolveNeeded } from '../../discovery/libs.js';
-import { exePath, listPids, processExists } from '../../discovery/proc.js';
-import { PcapngWriter } from '../../output/pcapng/writer.js';
+import { resolveNeeded } from '../../discovery/libs.js';
+import { exePath } from '../../discovery/proc.js';
 import { encodeLibOffsets } from '../../tls/lib-offsets.js';
 import { selectForcedLayout } from '../../tls/openssl-version.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
-import { applyLiveFilter, onlyFilterChanged, baseLoadOptions, eventReadOptions, IO_TRACEPOINTS } from '../common/load.js';
-import { compileFilter, type CompiledFilter } from './cbpf.js';
-import { resolveInterface, type NetInterface } from './iface.js';
+import { baseLoadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { findLibraryTargets } from '../common/initial-targets.js';
+import { PcapSession } from '../common/pcap-session.js';
+import { type HookedTarget, TlsCaptureModule, uprobeTable, type UprobePrograms } from '../common/tls-module.js';
 import { KeySink } from './keys.js';
 import { describeLayout, layoutForFile, layoutMapEntry, type TargetLayout } from './layouts.js';
-import { PacketCapture, assertTcSupported } from './packets.js';
 import { inspectSslFile, processSslTargets, systemSslTargets, type SslFunc, type SslTarget } from './targets.js';
 
-type Programs = Partial<Record<SslFunc, { entry: string; ret?: string }>>;
+export { MAX_SNAPLEN } from '../common/pcap-session.js';
+
+type Programs = Partial<Record<SslFunc, UprobePrograms>>;
 
 /** text mode: the plaintext of every read and write */
 const TEXT_PROGRAMS: Programs = {
@@ -60,8 +57,6 @@ const KEY_PROGRAMS: Programs = {
   SSL_do_handshake: { entry: 'uprobe_ssl_do_handshake', ret: 'uretprobe_ssl_do_handshake' },
 };
 
-/** Largest snap length (ECAP_MAX_PACKET in bpf/include/events.h). */
-export const MAX_SNAPLEN = 65792;
 export const DEFAULT_KEYLOG = 'ecapture_openssl_key.log';
 
 export type CaptureMode = 'text' | 'keylog' | 'pcap';
@@ -74,16 +69,14 @@ export function captureMode(model: unknown): CaptureMode {
   throw new ConfigError(`-m ${m}: unknown capture mode`, { field: 'model', hint: 'use text, keylog (key) or pcap (pcapng)' });
 }
 
-export class TlsModule implements CaptureModule {
+interface Hooked extends HookedTarget<SslTarget> {
+  layout?: TargetLayout;
+}
+
+export class TlsModule extends TlsCaptureModule<Hooked> {
   readonly name = 'tls' as const;
-  private ctx!: ModuleContext;
+  protected readonly fileOption = 'libssl';
   private mode: CaptureMode = 'text';
-  private obj: LoadedObject | undefined;
-  private decoder!: TlsDataDecoder;
-  private targets = new Map<string, { target: SslTarget; id: number; links: number[]; layout?: TargetLayout }>();
-  private unsubscribe: (() => void) | undefined;
-  private lost = 0;
-  private attachFailures = 0;
   private unknownSamples = 0;
   private pending: SslTarget[] = [];
   // keylog / pcap
@@ -91,33 +84,15 @@ export class TlsModule implements CaptureModule {
   private layouts = new Map<string, TargetLayout>();
   private keys: KeySink | undefined;
   private keylogPath = '';
-  private writer: PcapngWriter | undefined;
-  private packets: PacketCapture | undefined;
-  private iface: NetInterface | undefined;
-  private filter: CompiledFilter | undefined;
   private bsslTracepoints = false;
-  private final: ModuleStats | undefined;
   private started = false;
-
-  constructor(private config: Config) {}
 
   async init(ctx: ModuleContext): Promise<void> {
     this.ctx = ctx;
     this.mode = captureMode(this.config.model);
     const keysMode = this.mode !== 'text';
     // 1. everything that can be wrong with the command line, without side effects
-    let snaplen = MAX_SNAPLEN;
-    if (this.mode === 'pcap') {
-      assertTcSupported();
-      this.iface = resolveInterface(String(this.config.ifname ?? ''));
-      snaplen = Number(this.config.snaplen ?? 0) || MAX_SNAPLEN;
-      if (snaplen > MAX_SNAPLEN) snaplen = MAX_SNAPLEN;
-      this.filter = compileFilter(String(this.config.pcapFilter ?? ''), this.iface.linkType!, snaplen, {
-        compile: (e, dlt, s) => native().pcapCompile(e, dlt, s),
-        haveBpfLoop: features.bpfLoop().ok,
-        force: process.env.ECAPTURE_PCAP_FILTER,
-      });
-    }
+    if (this.mode === 'pcap') this.pcap = PcapSession.check('tls', this.config);
     if (keysMode) {
       this.forceVersion = this.config.sslVersion ? String(this.config.sslVersion) : undefined;
       if (this.forceVersion) selectForcedLayout(this.forceVersion); // a value we do not understand: ConfigError now
@@ -134,25 +109,9 @@ export class TlsModule implements CaptureModule {
 
     // 2. outputs (files are created here: a path we cannot write fails before anything is attached)
     this.decoder = new TlsDataDecoder('tls', ctx.wallClock, ctx.emit);
-    if (this.mode === 'pcap') {
-      const iface = this.iface!;
-      this.writer = new PcapngWriter({
-        path: String(this.config.pcapfile ?? '') || 'save.pcapng',
-        flushBytes: 1 << 20, // written at least every second (its timer) and completely on close
-        shb: { hardware: arch(), os: `Linux ${release()}`, userAppl: 'ecapture-ts', comment: `ecapture-ts tls -m pcap -i ${iface.name}` },
-      });
-      this.writer.addInterface({
-        linkType: iface.linkType!,
-        snaplen,
-        name: iface.name,
-        description: `${iface.name} (ifindex ${iface.ifindex})`,
-        ...(this.filter ? { filter: this.filter.expr } : {}),
-        os: `Linux ${release()}`,
-        ifIndex: iface.ifindex,
-      });
-    }
+    // the pcapng file is written at least every second (its timer) and completely on close
+    const writer = this.pcap?.open(String(this.config.pcapfile ?? '') || 'save.pcapng', { flushBytes: 1 << 20 });
     if (keysMode) {
-      const writer = this.writer;
       this.keys = new KeySink({
         path: this.keylogPath,
         wallClock: ctx.wallClock,
@@ -176,59 +135,27 @@ export class TlsModule implements CaptureModule {
       o.autoload = { ...o.autoload, ...Object.fromEntries(IO_TRACEPOINTS.map(([, n]) => [`keys_${n}`, false])) };
     }
     this.obj = LoadedObject.load('tls/openssl', o);
-    if (this.mode === 'pcap') {
-      this.packets = PacketCapture.load({
-        config: this.config,
-        iface: this.iface!,
-        interfaceId: 0,
-        snaplen,
-        ...(this.filter ? { filter: this.filter } : {}),
-        writer: this.writer!,
-        wallClock: ctx.wallClock,
-        log: ctx.log,
-      });
-    }
+    this.pcap?.load(this.config, ctx);
     for (const t of initial) this.pending.push(t);
   }
 
   private findInitialTargets(): SslTarget[] {
-    const libssl = this.config.libssl ? String(this.config.libssl) : '';
-    const pid = Number(this.config.pid ?? 0);
-    if (libssl) {
-      const t = inspectSslFile(libssl, libssl, { allowSymtab: true });
-      if (!t) {
-        throw new CaptureError('ECAP_NO_TARGET', `--libssl ${libssl}: not an ELF file that defines SSL_write and SSL_read`, {
-          hint: 'point --libssl at libssl.so.* or at a binary with OpenSSL/BoringSSL linked in (with symbols)',
-        });
-      }
-      return [t];
-    }
-    if (pid > 0) {
-      if (!processExists(pid)) {
-        throw new CaptureError('ECAP_NO_PROCESS', `--pid ${pid}: no such process`, { hint: 'check the pid with `ps`' });
-      }
-      const ts = processSslTargets(pid);
-      if (ts.length === 0) {
-        throw new CaptureError('ECAP_NO_TARGET', `--pid ${pid} (${exePath(pid) ?? '?'}) maps no OpenSSL/BoringSSL library`, {
-          hint: 'the process may use another TLS library (try gnutls, nss, gotls) or load libssl later; --libssl PATH hooks a file directly',
-        });
-      }
-      return ts;
-    }
-    const byKey = new Map<string, SslTarget>();
-    for (const t of systemSslTargets()) byKey.set(t.key, t);
-    let scanned = 0;
-    for (const p of listPids()) {
-      if (p === process.pid) continue;
-      scanned++;
-      for (const t of processSslTargets(p)) if (!byKey.has(t.key)) byKey.set(t.key, t);
-    }
-    if (byKey.size === 0) {
-      throw new CaptureError('ECAP_NO_TARGET', `no OpenSSL/BoringSSL library found: looked for libssl.so* in ${libraryDirs().join(', ')} and in the maps of ${scanned} running processes`, {
-        hint: 'pass --libssl PATH (a libssl.so or a binary with OpenSSL linked in)',
-      });
-    }
-    return [...byKey.values()];
+    return findLibraryTargets(this.config, {
+      option: 'libssl',
+      what: 'OpenSSL/BoringSSL',
+      files: 'libssl.so*',
+      notATarget: 'not an ELF file that defines SSL_write and SSL_read',
+      hints: {
+        file: 'point --libssl at libssl.so.* or at a binary with OpenSSL/BoringSSL linked in (with symbols)',
+        pid: 'the process may use another TLS library (try gnutls, nss, gotls) or load libssl later; --libssl PATH hooks a file directly',
+        none: 'pass --libssl PATH (a libssl.so or a binary with OpenSSL linked in)',
+      },
+      finder: {
+        inspect: (path) => inspectSslFile(path, path, { allowSymtab: true }),
+        ofProcess: (pid) => processSslTargets(pid),
+        system: () => systemSslTargets(),
+      },
+    });
   }
 
   /** The struct layout of a target (keylog/pcap modes), with its warning logged once. */
@@ -242,28 +169,23 @@ export class TlsModule implements CaptureModule {
     return l;
   }
 
-  async start(): Promise<void> {
-    const obj = this.obj!;
-    if (this.mode === 'text') for (const [cat, name] of IO_TRACEPOINTS) obj.attachTracepoint(`tp_${name}`, cat, name);
+  protected usesIoTracepoints(): boolean {
+    return this.mode === 'text';
+  }
+
+  protected attachInitial(): void {
     for (const t of this.pending.splice(0)) this.attachTarget(t, true);
-    const r = eventReadOptions(this.config);
-    const onSample = this.mode === 'text' ? (s: Buffer) => this.decoder.handle(s) : (s: Buffer) => this.onKeySample(s);
-    obj.readEvents('events_rb', 'events_pb', r.usePerf, r.pagesPerCpu, onSample, (n) => {
-      this.lost += n;
-    }, r.drainEveryMs);
-    this.packets?.start();
-    if (!this.config.libssl) {
-      const onlyPid = Number(this.config.pid ?? 0);
-      this.unsubscribe = this.ctx.onProcess({
-        exec: (pid, filename) => {
-          if (onlyPid > 0 && pid !== onlyPid) return;
-          this.discover(pid, filename);
-        },
-      });
-    }
+  }
+
+  protected sampleHandler(): (s: Buffer) => void {
+    return this.mode === 'text' ? (s: Buffer) => this.decoder.handle(s) : (s: Buffer) => this.onKeySample(s);
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
     this.started = true;
     if (this.keys) {
-      this.ctx.log.info('writing keys', { keylogfile: this.keylogPath, ...(this.writer ? { pcapfile: this.writer.path } : {}) });
+      this.ctx.log.info('writing keys', { keylogfile: this.keylogPath, ...(this.pcap?.writer ? { pcapfile: this.pcap.writer.path } : {}) });
     }
   }
 
@@ -273,7 +195,7 @@ export class TlsModule implements CaptureModule {
   }
 
   /** A program started: hook its executable (static OpenSSL) and the libssl it needs, before it runs far. */
-  private discover(pid: number, filename: string): void {
+  protected discover(pid: number, filename: string): void {
     const exe = exePath(pid) ?? filename;
     const found: SslTarget[] = [];
     const t = inspectSslFile(exe, exe, { allowSymtab: true });
@@ -305,79 +227,31 @@ export class TlsModule implements CaptureModule {
   }
 
   private attachTarget(t: SslTarget, fatal: boolean): void {
-    const obj = this.obj!;
     const id = this.targets.size + 1;
-    const pid = Number(this.config.pid ?? 0);
-    const links: number[] = [];
     let layout: TargetLayout | undefined;
-    try {
+    const links = this.hook(t, id, fatal, 'a TLS library', (uprobe) => {
       if (this.mode !== 'text') {
         layout = this.layoutFor(t);
         if (id < 1024) {
           const { key, value } = layoutMapEntry(id, layout);
-          obj.update('lib_layouts', key, value);
+          this.obj!.update('lib_layouts', key, value);
         } else {
           this.ctx.log.warn('more than 1023 TLS libraries hooked: this one uses the default layout', { path: t.displayPath });
         }
         if (layout.kind === 'boringssl') this.ensureBsslTracepoints();
       }
-      const programs = this.mode === 'text' ? TEXT_PROGRAMS : KEY_PROGRAMS;
-      for (const [fn, progs] of Object.entries(programs) as [SslFunc, { entry: string; ret?: string }][]) {
-        const offset = t.offsets[fn];
-        if (offset === undefined) continue;
-        const base = { path: t.path, offset, pid, cookie: id, symbol: fn };
-        links.push(obj.attachUprobe(progs.entry, base));
-        if (progs.ret) links.push(obj.attachUprobe(progs.ret, { ...base, retprobe: true }));
-      }
-    } catch (e) {
-      for (const l of links) obj.detach(l);
-      this.attachFailures++;
-      if (fatal) throw e;
-      this.ctx.log.warn('could not hook a TLS library', { path: t.displayPath, error: (e as Error).message });
-      return;
-    }
+      uprobeTable(uprobe, this.mode === 'text' ? TEXT_PROGRAMS : KEY_PROGRAMS, t.offsets);
+    });
+    if (!links) return;
     this.targets.set(t.key, { target: t, id, links, ...(layout ? { layout } : {}) });
     this.decoder.libs.set(id, t.lib);
     this.ctx.log.info('hooked', { lib: t.lib, path: t.displayPath, probes: links.length, ...(layout ? { layout: layout.layout } : {}) });
   }
 
-  /**
-   * Filters (pid, uid, cgroup) change live in the kernel (live_filter_map) when the hooks were attached for
-   * every process (no --pid at start) and no packet capture runs; anything else asks for a restart.
-   */
-  async reconfigure(config: Config): Promise<boolean> {
-    if (!this.obj || this.packets || Number(this.config.pid ?? 0) > 0 || !onlyFilterChanged(this.config, config)) return false;
-    applyLiveFilter(this.obj, config);
-    this.config = config;
-    return true;
-  }
-
-  drain(): void {
-    this.obj?.drain();
-    this.packets?.drain();
-  }
-
-  async close(): Promise<void> {
-    this.unsubscribe?.();
-    this.drain();
-    if (this.obj) this.final = this.stats();
-    this.obj?.close();
-    this.obj = undefined;
-    const kc = this.packets?.kernelCounters();
-    this.packets?.close();
-    this.packets = undefined;
-    const w = this.writer;
-    this.writer = undefined;
-    if (w) {
-      w.close();
-      const s = w.stats;
-      const line = { pcapfile: w.path, packets: s.packets, secrets_blocks: s.secretsBlocks, released_without_keys: s.releasedWithoutKeys, ...(kc ?? {}) };
-      if (!this.started) {
-        /* init or start failed: the error says why; no summary */
-      } else if (s.packets === 0) this.ctx.log.warn(`nothing captured on ${this.iface?.name}: check the interface (-i) and the filter`, line);
-      else this.ctx.log.info('pcapng written', line);
-      if (this.final) this.final = { ...this.final, packets: s.packets, secretsBlocks: s.secretsBlocks, releasedWithoutKeys: s.releasedWithoutKeys };
-    }
+  protected override closeOutputs(): void {
+    // init or start failed: the error says why; no summary
+    const s = this.pcap?.close(this.ctx.log, this.started);
+    if (s && this.final) this.final = { ...this.final, packets: s.packets, secretsBlocks: s.secretsBlocks, releasedWithoutKeys: s.releasedWithoutKeys };
     if (this.keys) {
       if (this.started) this.ctx.log.info('key log written', { keylogfile: this.keylogPath, lines: this.keys.counters.lines, connections: this.keys.counters.events });
       this.keys.close();
@@ -385,9 +259,8 @@ export class TlsModule implements CaptureModule {
     }
   }
 
-  stats(): ModuleStats {
-    if (!this.obj && this.final) return this.final;
-    const drops = this.obj ? this.obj.sumPerCpuCounters('drops', 4) : [];
+  protected liveStats(): ModuleStats {
+    const drops = this.drops();
     const base = {
       targets: this.targets.size,
       probes: this.obj?.linkCount ?? 0,
@@ -406,8 +279,9 @@ export class TlsModule implements CaptureModule {
       };
     }
     const k = this.keys?.counters;
-    const p = this.packets?.counters;
-    const kc = this.packets?.kernelCounters() ?? {};
+    const packets = this.pcap?.packets;
+    const p = packets?.counters;
+    const kc = packets?.kernelCounters() ?? {};
     return {
       ...base,
       events: (k?.events ?? 0) + (p?.packets ?? 0),

@@ -28,7 +28,7 @@ export interface LibraryTargetSpec<T> {
   readonly finder: TargetFinder<T>;
 }
 
-/** Where a module's targets are (src/probes/gnutls/lib-targets.ts LibFinder, or the tls module's functions). */
+/** Where a module's targets are (a LibFinder of lib-finder.ts, or the tls module's functions). */
 export interface TargetFinder<T> {
   /** the file, when it is a target */
   inspect(path: string): T | undefined;

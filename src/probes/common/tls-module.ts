@@ -19,7 +19,7 @@ import { exePath } from '../../discovery/proc.js';
 import type { TlsDataDecoder } from './tls-data.js';
 import { applyLiveFilter, eventReadOptions, IO_TRACEPOINTS } from './load.js';
 import type { PcapSession } from './pcap-session.js';
-import { processLibraryPath } from '../gnutls/lib-targets.js';
+import { processLibraryPath } from './lib-finder.js';
 
 /** Entry program and, for functions whose return matters, return program of one hooked function. */
 export interface UprobePrograms {
@@ -41,7 +41,7 @@ export function uprobeTable<F extends string>(uprobe: Uprobe, table: Partial<Rec
 /** How long after a program's exec its memory map is looked at again for library files it mapped meanwhile. */
 export const LATE_SCAN_MS = 250;
 
-/** A finder of library files that new programs need or map (src/probes/gnutls/lib-targets.ts). */
+/** A finder of library files that new programs need or map (LibFinder, lib-finder.ts). */
 export interface NewProgramFinder<T> {
   ofNewProgram(exe: string, libPath: readonly string[]): T[];
   lateMappings(pid: number, known: ReadonlySet<string>): T[];

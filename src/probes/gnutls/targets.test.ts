@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { processLibraryPath } from './lib-targets.js';
+import { processLibraryPath } from '../common/lib-finder.js';
 import { clearTargetCaches, gnutlsFinder, keyPlan, parseForcedVersion } from './targets.js';
 
 const LIB = '/usr/lib/x86_64-linux-gnu/libgnutls.so.30';

@@ -4,7 +4,7 @@
  * secrets (see layout.ts). Key facts are worked out lazily: text mode never pays for them.
  */
 import { ElfFile } from '../../elf/elf-file.js';
-import { LibFinder, type LibTarget } from './lib-targets.js';
+import { LibFinder, type LibTarget } from '../common/lib-finder.js';
 import {
   chooseLayout,
   decodeCommonOffsets,

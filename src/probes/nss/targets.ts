@@ -5,7 +5,7 @@
  * check per call and reports nothing.
  */
 import { EM_X86_64, type ElfFile } from '../../elf/elf-file.js';
-import { LibFinder, type LibTarget } from '../gnutls/lib-targets.js';
+import { LibFinder, type LibTarget } from '../common/lib-finder.js';
 
 export const NSPR_FUNCS = ['PR_Write', 'PR_Read', 'PR_Send', 'PR_Recv', 'PR_Writev', 'PR_Close'] as const;
 export type NsprFunc = (typeof NSPR_FUNCS)[number];

@@ -1,8 +1,7 @@
 /**
  * Finding the files to hook for a TLS library known by its exported functions, the way the tls module does
  * for OpenSSL (src/probes/tls/targets.ts): library files in the system's library directories, files mapped
- * by running processes, and the libraries a newly started program needs. Shared by the gnutls and nss
- * modules (it lives here because the nss module is the only other user).
+ * by running processes, and the libraries a newly started program needs. Used by the gnutls and nss modules.
  *
  * One inspection per distinct file (dev:inode), cached for the life of the process. A file is a target when
  * its .dynsym defines every required function; a cheap .dynstr substring test rejects other files before

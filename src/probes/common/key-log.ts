@@ -26,6 +26,14 @@ export class KeyLog {
     this.writer = new KeylogWriter({ path, ...(pcap ? { onLine: (line: string) => pcap.addSecrets(line) } : {}) });
   }
 
+  /** A key event as decoded: counted, as short when it did not decode (then undefined). */
+  event<E>(decoded: E | undefined): E | undefined {
+    if (decoded) this.counters.events++;
+    else this.counters.short++;
+    return decoded;
+  }
+
+  /** One line of a key event: written and emitted when new, else counted as a duplicate. */
   add(entry: KeylogEntry, hdr: EventHdr): void {
     const ctx = this.ctx;
     if (!this.writer || !ctx) return;

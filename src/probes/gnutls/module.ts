@@ -192,26 +192,17 @@ export class GnutlsModule extends TlsCaptureModule<Hooked> {
 
   private onSample(s: Buffer): void {
     const kind = s.length >= 4 ? s.readUInt32LE(0) : 0;
-    const c = this.keys.counters;
     if (kind === GnutlsEventKind.EVENT_GNUTLS_KEYLOG) {
-      const e = decodeGnutlsKeylogEvent(s);
-      if (!e) {
-        c.short++;
-        return;
-      }
-      c.events++;
+      const e = this.keys.event(decodeGnutlsKeylogEvent(s));
+      if (!e) return;
       const entry = keylogHookEntry(e);
       if (entry) this.keys.add(entry, e.hdr);
-      else c.rejected++;
+      else this.keys.counters.rejected++;
     } else if (kind === GnutlsEventKind.EVENT_GNUTLS_SECRETS) {
-      const e = decodeGnutlsSecretsEvent(s);
-      if (!e) {
-        c.short++;
-        return;
-      }
-      c.events++;
+      const e = this.keys.event(decodeGnutlsSecretsEvent(s));
+      if (!e) return;
       const entries = sessionSecretsEntries(e);
-      if (entries.length === 0) c.rejected++;
+      if (entries.length === 0) this.keys.counters.rejected++;
       for (const entry of entries) this.keys.add(entry, e.hdr);
     } else {
       this.decoder.handle(s);

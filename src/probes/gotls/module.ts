@@ -180,16 +180,11 @@ export class GoTlsModule extends TlsCaptureModule<HookedTarget<GoTlsTarget>> {
       this.decoder.handle(s);
       return;
     }
-    const c = this.keys.counters;
-    const e = decodeGoKeylogEvent(s);
-    if (!e) {
-      c.short++;
-      return;
-    }
-    c.events++;
+    const e = this.keys.event(decodeGoKeylogEvent(s));
+    if (!e) return;
     const entry = goKeylogEntry(e);
     if ('reject' in entry) {
-      c.rejected++;
+      this.keys.counters.rejected++;
       this.ctx.log.debug('key log event rejected', { reason: entry.reject, pid: e.hdr.pid });
       return;
     }

@@ -39,7 +39,9 @@ after(async () => {
 /** Start ecapture with these args (no --eventaddr added; --raw: one record per read/write); resolve once all hooks are attached. */
 async function capture(args: string[]): Promise<Proc & { stop: () => Promise<number | string> }> {
   const p = startProcess(process.execPath, [CLI, ...args, '--raw']);
-  await waitFor('capture to start', () => /capture started/.test(p.stderr()) || p.child.exitCode !== null, 20_000);
+  // with --listen the API server starts right after the hooks are attached: wait for it too
+  const ready = args.includes('--listen') ? /HTTP config API listening/ : /capture started/;
+  await waitFor('capture to start', () => ready.test(p.stderr()) || p.child.exitCode !== null, 20_000);
   if (p.child.exitCode !== null) throw new Error(`ecapture exited: ${p.stderr()}`);
   return {
     ...p,

@@ -47,14 +47,6 @@ export interface NewProgramFinder<T> {
   lateMappings(pid: number, known: ReadonlySet<string>): T[];
 }
 
-/**
- * Output settings as the gnutls and nss modules listed them when they were written: fewer than OUTPUT_KEYS
- * (no raw, maxConnBytes, maxTotalBytes, maxConns), so a change of those along with the filter restarts them.
- */
-export const NARROW_OUTPUT_KEYS: ReadonlySet<string> = new Set([
-  'eventaddr', 'format', 'hex', 'tsize', 'eventroratesize', 'eventroratetime', 'logaddr', 'debug', 'listen',
-  'ecaptureq', 'apiToken', 'idleTimeout',
-]);
 
 /** A hooked file: its id (the attach cookie) and the links of its probes. */
 export interface HookedTarget<T> {

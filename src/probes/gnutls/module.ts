@@ -20,7 +20,7 @@ import { baseLoadOptions, IO_TRACEPOINTS } from '../common/load.js';
 import { findLibraryTargets } from '../common/initial-targets.js';
 import { KeyLog } from '../common/key-log.js';
 import { PcapSession } from '../common/pcap-session.js';
-import { type HookedTarget, NARROW_OUTPUT_KEYS, TlsCaptureModule, uprobeTable, type UprobePrograms } from '../common/tls-module.js';
+import { type HookedTarget, TlsCaptureModule, uprobeTable, type UprobePrograms } from '../common/tls-module.js';
 import { encodeLayout } from './layout.js';
 import { keylogHookEntry, sessionSecretsEntries } from './keys.js';
 import { gnutlsFinder, keyPlan, parseForcedVersion, type GnutlsFunc, type GnutlsTarget, type KeyPlan, type KeySource } from './targets.js';
@@ -43,7 +43,6 @@ interface Hooked extends HookedTarget<GnutlsTarget> {
 export class GnutlsModule extends TlsCaptureModule<Hooked> {
   readonly name = 'gnutls' as const;
   protected readonly fileOption = 'gnutls';
-  protected override liveOutputKeys = NARROW_OUTPUT_KEYS;
   private mode: Mode = 'text';
   private keySource: KeySource = 'auto';
   private forcedVersion: string | undefined;

@@ -10,7 +10,7 @@ import { LoadedObject } from '../../bpf/object.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
 import { baseLoadOptions } from '../common/load.js';
 import { findLibraryTargets } from '../common/initial-targets.js';
-import { type HookedTarget, NARROW_OUTPUT_KEYS, TlsCaptureModule, uprobeTable, type UprobePrograms } from '../common/tls-module.js';
+import { type HookedTarget, TlsCaptureModule, uprobeTable, type UprobePrograms } from '../common/tls-module.js';
 import { nsprFinder, type NsprFunc, type NsprTarget } from './targets.js';
 
 const PROGRAMS: Record<NsprFunc, UprobePrograms> = {
@@ -25,7 +25,6 @@ const PROGRAMS: Record<NsprFunc, UprobePrograms> = {
 export class NssModule extends TlsCaptureModule<HookedTarget<NsprTarget>> {
   readonly name = 'nss' as const;
   protected readonly fileOption = 'nspr';
-  protected override liveOutputKeys = NARROW_OUTPUT_KEYS;
   private pending: NsprTarget[] = [];
 
   async init(ctx: ModuleContext): Promise<void> {

@@ -214,19 +214,3 @@ export class CaptureRuntime {
     };
   }
 }
-
-/** Start, wait for `signal`, stop (the simple lifecycle the CLI uses without the HTTP API). */
-export async function runCapture(opts: RuntimeOptions & { signal: AbortSignal; onReady?: (i: { startupMs: number }) => void }): Promise<RunSummary> {
-  const rt = new CaptureRuntime(opts);
-  try {
-    opts.onReady?.(await rt.start());
-  } catch (e) {
-    await rt.stop().catch(() => undefined); // close what was opened
-    throw e;
-  }
-  await new Promise<void>((resolve) => {
-    if (opts.signal.aborted) resolve();
-    else opts.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-  return rt.stop();
-}

@@ -11,13 +11,12 @@
  *   - drain(), close(), and stats() frozen at close.
  */
 import type { Config } from '../../config/schema.js';
-import { OUTPUT_KEYS, LIVE_FILTER_KEYS } from '../../config/options.js';
 import type { CaptureModule, ModuleContext, ModuleStats } from '../../registry.js';
 import type { ModuleName } from '../../model/records.js';
 import type { LoadedObject } from '../../bpf/object.js';
 import { exePath } from '../../discovery/proc.js';
 import type { TlsDataDecoder } from './tls-data.js';
-import { applyLiveFilter, eventReadOptions, IO_TRACEPOINTS } from './load.js';
+import { applyLiveFilter, eventReadOptions, IO_TRACEPOINTS, onlyFilterChanged } from './load.js';
 import type { PcapSession } from './pcap-session.js';
 import { processLibraryPath } from './lib-finder.js';
 
@@ -69,8 +68,6 @@ export abstract class TlsCaptureModule<H extends HookedTarget<unknown>> implemen
   protected attachFailures = 0;
   /** the counters at close */
   protected final: ModuleStats | undefined;
-  /** settings ignored when deciding whether a new configuration changes only the filter */
-  protected liveOutputKeys: ReadonlySet<string> = OUTPUT_KEYS;
   private unsubscribe: (() => void) | undefined;
   private timers = new Set<NodeJS.Timeout>();
 
@@ -166,17 +163,10 @@ export abstract class TlsCaptureModule<H extends HookedTarget<unknown>> implemen
    * every process (no --pid at start) and no packet capture runs; anything else asks for a restart.
    */
   async reconfigure(config: Config): Promise<boolean> {
-    if (!this.obj || this.pcap?.packets || Number(this.config.pid ?? 0) > 0 || !this.onlyFilterChanged(config)) return false;
+    if (!this.obj || this.pcap?.packets || Number(this.config.pid ?? 0) > 0 || !onlyFilterChanged(this.config, config)) return false;
     applyLiveFilter(this.obj, config);
     this.config = config;
     return true;
-  }
-
-  private onlyFilterChanged(next: Config): boolean {
-    const old = this.config;
-    return Object.keys({ ...old, ...next })
-      .filter((k) => !this.liveOutputKeys.has(k) && JSON.stringify(old[k]) !== JSON.stringify(next[k]))
-      .every((k) => LIVE_FILTER_KEYS.has(k));
   }
 
   drain(): void {

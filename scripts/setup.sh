@@ -19,8 +19,8 @@ esac
 
 BUILD_PKGS="clang llvm libbpf-dev bpftool libpcap-dev libelf-dev zlib1g-dev make g++ pkg-config iproute2"
 TEST_PKGS="openssl curl python3 nginx tshark tcpdump wrk nghttp2-client gnutls-bin wget libnss3-tools golang-go
-  mariadb-server mariadb-client postgresql zsh android-libboringssl android-boringssl tmux"
-BENCH_PKGS="nginx wrk openssl curl"
+  mariadb-server mariadb-client postgresql zsh android-libboringssl android-boringssl tmux libnss3-dev libnspr4-dev"
+BENCH_PKGS="nginx wrk openssl curl bpftrace"
 
 pkgs="$BUILD_PKGS"
 [ "$mode" = test ] && pkgs="$pkgs $TEST_PKGS"

@@ -5,6 +5,7 @@
  */
 import { AttachError, BpfLoadError, CaptureError, errnoName, hintForErrno } from '../errors.js';
 import { bpfObjectPath } from '../util/paths.js';
+import { cachedMinBtf, dropMinBtf, generateMinBtf } from './btf-cache.js';
 import { features } from './features.js';
 import { isNativeError, native, type BpfObject } from './native.js';
 import { forEachSample } from './ringbuf.js';
@@ -50,13 +51,34 @@ export class LoadedObject {
     this.obj = obj;
   }
 
-  /** Open, configure and load `build/bpf/<stem>.bpf.o`. */
+  /**
+   * Open, configure and load `build/bpf/<stem>.bpf.o`. CO-RE relocations use, in order: the BTF file the
+   * user gave (-b), the cached minimal BTF of this object for this kernel (see btf-cache.ts; generated in
+   * the background when missing), or the kernel's own BTF.
+   */
   static load(stem: string, opts: OpenOptions = {}): LoadedObject {
     const path = bpfObjectPath(stem);
+    if (opts.btfCustomPath) return LoadedObject.loadWith(stem, path, opts, opts.btfCustomPath);
+    const minBtf = cachedMinBtf(stem, path);
+    if (minBtf !== undefined) {
+      try {
+        return LoadedObject.loadWith(stem, path, opts, minBtf);
+      } catch {
+        const o = LoadedObject.loadWith(stem, path, opts, undefined); // throws the real error, if any
+        dropMinBtf(minBtf); // the kernel's BTF worked where the cached one did not: stale or damaged
+        return o;
+      }
+    } else {
+      setImmediate(() => void generateMinBtf(stem, path)); // after the capture is up: next start is quicker
+    }
+    return LoadedObject.loadWith(stem, path, opts, undefined);
+  }
+
+  private static loadWith(stem: string, path: string, opts: OpenOptions, btf: string | undefined): LoadedObject {
     const n = native();
     let obj: BpfObject;
     try {
-      obj = new n.BpfObject(path, opts.btfCustomPath ? { btfCustomPath: opts.btfCustomPath } : {});
+      obj = new n.BpfObject(path, btf ? { btfCustomPath: btf } : {});
     } catch (cause) {
       throw new CaptureError('ECAP_BPF_OPEN', `open BPF object ${path}: ${describe(cause)}`, {
         cause,

@@ -3,7 +3,7 @@
  * /etc/ld.so.conf (with its includes), the default and multiarch directories, and one level of their
  * subdirectories (Debian's BoringSSL lives in .../android/).
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { arch } from 'node:os';
 
@@ -88,31 +88,41 @@ export function findLibraries(re: RegExp, dirs: string[] = libraryDirs()): Found
   const out: FoundFile[] = [];
   const seen = new Set<string>();
   const visit = (dir: string, depth: number): void => {
-    let names: string[];
+    let ents: Dirent[];
     try {
-      names = readdirSync(dir);
+      ents = readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
-    for (const n of names.sort()) {
+    // The entry types come with the listing, so only matches and symlinked directories cost a stat, and
+    // only those few are sorted (for a stable "first path wins"): /usr/lib/<multiarch> holds over a
+    // thousand entries, and stat-ing or sorting them all was most of discovery's share of startup.
+    const matches: string[] = [];
+    const subdirs: string[] = [];
+    for (const e of ents) {
+      const n = e.name;
+      if (re.test(n)) matches.push(n);
+      else if (depth > 0 && !n.includes('.') && (e.isDirectory() || e.isSymbolicLink())) subdirs.push(n);
+    }
+    for (const n of matches.sort()) {
       const p = join(dir, n);
-      if (re.test(n)) {
-        try {
-          const st = statSync(p);
-          const key = `${st.dev}:${st.ino}`;
-          if (st.isFile() && !seen.has(key)) {
-            seen.add(key);
-            out.push({ path: p, dev: st.dev, ino: st.ino });
-          }
-        } catch {
-          /* dangling link */
+      try {
+        const st = statSync(p);
+        const key = `${st.dev}:${st.ino}`;
+        if (st.isFile() && !seen.has(key)) {
+          seen.add(key);
+          out.push({ path: p, dev: st.dev, ino: st.ino });
         }
-      } else if (depth > 0 && !n.includes('.')) {
-        try {
-          if (statSync(p).isDirectory()) visit(p, depth - 1);
-        } catch {
-          /* ignore */
-        }
+      } catch {
+        /* dangling link */
+      }
+    }
+    for (const n of subdirs.sort()) {
+      const p = join(dir, n);
+      try {
+        if (statSync(p).isDirectory()) visit(p, depth - 1);
+      } catch {
+        /* ignore */
       }
     }
   };

@@ -108,3 +108,19 @@ test('all hooks attach within half a second of the command (startup_ms)', async 
   // informational here (a loaded CI machine varies); `npm run bench` reports the figure
   t.diagnostic(`startup_ms=${m[1]}`);
 });
+
+test('objects load against their cached minimal BTF, and a damaged cache entry is replaced by the kernel BTF', async (t) => {
+  if (!canRunBpf(t) || !needPrograms(t, 'bpftool')) return;
+  const { LoadedObject } = await import('../../src/bpf/object.js');
+  const { cachedMinBtf, generateMinBtf } = await import('../../src/bpf/btf-cache.js');
+  const { bpfObjectPath } = await import('../../src/util/paths.js');
+  const stem = 'sys/proc'; // has CO-RE relocations (libbpf reads the BTF file only then)
+  const made = await generateMinBtf(stem, bpfObjectPath(stem));
+  assert.ok(made, 'bpftool gen min_core_btf made a cache entry');
+  assert.equal(cachedMinBtf(stem, bpfObjectPath(stem)), made);
+  LoadedObject.load(stem).close(); // CO-RE against the minimal BTF
+  writeFileSync(made, 'not BTF');
+  LoadedObject.load(stem).close(); // falls back to /sys/kernel/btf/vmlinux
+  assert.equal(existsSync(made), false, 'the damaged entry was dropped');
+  assert.ok(await generateMinBtf(stem, bpfObjectPath(stem)));
+});

@@ -8,8 +8,10 @@
  * insertions with an unknown name still take a table slot. A malformed block (bad integer, truncated string,
  * invalid Huffman) is an error: the table may have lost sync, so the caller stops trusting the connection.
  *
- * Header tuples of the static and dynamic tables are frozen and shared by every list that references them
- * (most fields of a steady connection are indexed), which keeps allocation per header block low.
+ * The tables keep names and values as strings (shared by every list that references them, as strings are
+ * immutable); each decoded list gets tuples of its own, so a consumer that edits a list cannot corrupt the
+ * table. (Shared frozen tuples were tried: V8 reads elements of frozen arrays through a generic IC, which
+ * made every later read of a header slower than allocating a 2-element array.)
  */
 import type { HeaderList } from '../types.js';
 import { huffmanDecode, latin1 } from './huffman.js';
@@ -25,12 +27,16 @@ export interface HpackResult {
 
 const OK: HpackResult = Object.freeze({});
 
-type Tuple = [string, string];
-const STATIC: Tuple[] = STATIC_TABLE.map((e) => Object.freeze([e[0], e[1]]) as Tuple);
+const STATIC_NAMES: string[] = STATIC_TABLE.map((e) => e[0]);
+const STATIC_VALUES: string[] = STATIC_TABLE.map((e) => e[1]);
 
 export class HpackDecoder {
-  /** dynamic entries, oldest at `start`, newest at the end; null when the name came from an unknown index */
-  private ents: Array<Tuple | null> = [];
+  /**
+   * Dynamic entries, oldest at `start`, newest at the end: entry i is names[i] (null when the name came from
+   * an unknown index), values[i] and sizes[i] (RFC 7541 §4.1 octets).
+   */
+  private names: Array<string | null> = [];
+  private values: string[] = [];
   private sizes: number[] = [];
   private start = 0;
   private size = 0;
@@ -51,7 +57,7 @@ export class HpackDecoder {
   }
 
   get entryCount(): number {
-    return this.ents.length - this.start;
+    return this.sizes.length - this.start;
   }
 
   get tableBytes(): number {
@@ -73,10 +79,10 @@ export class HpackDecoder {
     return r;
   }
 
-  private add(out: HeaderList, t: Tuple, maxBytes: number, maxCount: number): void {
-    this.listBytes += t[0].length + t[1].length + 32;
+  private add(out: HeaderList, name: string, value: string, maxBytes: number, maxCount: number): void {
+    this.listBytes += name.length + value.length + 32;
     if (this.listBytes > maxBytes || out.length >= maxCount) this.truncated = true;
-    else out.push(t);
+    else out.push([name, value]);
   }
 
   /** Continuation bytes of an integer whose prefix was `v` (RFC 7541 §5.1), from this.pos; -1 on error. */
@@ -101,12 +107,12 @@ export class HpackDecoder {
         if (idx === 0x7f) idx = this.intTail(b, end, idx);
         if (idx <= 0 || idx > maxIndex) return idx === 0 ? 'hpack: index 0' : `hpack: bad index ${idx}`;
         if (idx <= STATIC_COUNT) {
-          this.add(out, STATIC[idx]!, maxBytes, maxCount);
+          this.add(out, STATIC_NAMES[idx]!, STATIC_VALUES[idx]!, maxBytes, maxCount);
         } else {
-          const d = this.ents.length - (idx - STATIC_COUNT);
-          const e = d >= this.start ? this.ents[d] : null;
-          if (e === null || e === undefined) (this.unknown ??= []).push(idx);
-          else this.add(out, e, maxBytes, maxCount);
+          const d = this.sizes.length - (idx - STATIC_COUNT);
+          const name = d >= this.start ? this.names[d]! : null;
+          if (name === null) (this.unknown ??= []).push(idx);
+          else this.add(out, name, this.values[d]!, maxBytes, maxCount);
         }
         continue;
       }
@@ -132,22 +138,17 @@ export class HpackDecoder {
         if (e) return e;
         name = this.text;
       } else if (idx <= STATIC_COUNT) {
-        name = STATIC[idx]![0];
+        name = STATIC_NAMES[idx]!;
       } else {
-        const d = this.ents.length - (idx - STATIC_COUNT);
-        name = d >= this.start ? (this.ents[d]?.[0] ?? null) : null;
+        const d = this.sizes.length - (idx - STATIC_COUNT);
+        name = d >= this.start ? this.names[d]! : null;
         if (name === null) (this.unknown ??= []).push(idx);
       }
       const e = this.str(b, end);
       if (e) return e;
       const value = this.text;
-      if (incr) {
-        const t = name === null ? null : (Object.freeze([name, value]) as Tuple);
-        if (t !== null) this.add(out, t, maxBytes, maxCount);
-        this.insert(t, value.length + (name === null ? 0 : name.length));
-      } else if (name !== null) {
-        this.add(out, [name, value], maxBytes, maxCount);
-      }
+      if (name !== null) this.add(out, name, value, maxBytes, maxCount);
+      if (incr) this.insert(name, value);
     }
     return undefined;
   }
@@ -172,33 +173,38 @@ export class HpackDecoder {
     return undefined;
   }
 
-  private insert(t: Tuple | null, octets: number): void {
-    const sz = octets + 32;
+  /** A new entry; with an unknown name (null) it takes a slot sized by its value alone, and is never shown. */
+  private insert(name: string | null, value: string): void {
+    const sz = value.length + (name === null ? 0 : name.length) + 32;
     if (sz > this.maxSize) {
       // RFC 7541 §4.4: an entry larger than the table empties it and is not added
       this.evict(this.maxSize + 1);
       return;
     }
     this.evict(sz);
-    this.ents.push(t);
+    this.names.push(name);
+    this.values.push(value);
     this.sizes.push(sz);
     this.size += sz;
   }
 
   /** Evict oldest entries until `room` more bytes fit. */
   private evict(room: number): void {
-    while (this.size + room > this.maxSize && this.start < this.ents.length) {
+    while (this.size + room > this.maxSize && this.start < this.sizes.length) {
       this.size -= this.sizes[this.start]!;
-      this.ents[this.start] = null;
+      this.names[this.start] = null;
+      this.values[this.start] = '';
       this.start++;
     }
-    if (this.start === this.ents.length) {
-      this.ents = [];
+    if (this.start === this.sizes.length) {
+      this.names = [];
+      this.values = [];
       this.sizes = [];
       this.start = 0;
       this.size = 0;
-    } else if (this.start > 64 && this.start * 2 > this.ents.length) {
-      this.ents = this.ents.slice(this.start);
+    } else if (this.start > 64 && this.start * 2 > this.sizes.length) {
+      this.names = this.names.slice(this.start);
+      this.values = this.values.slice(this.start);
       this.sizes = this.sizes.slice(this.start);
       this.start = 0;
     }

@@ -125,9 +125,32 @@ let T: Tables | undefined; // built on first use: keeps CLI startup free of it
 type Latin1 = { latin1Slice(start: number, end: number): string };
 const fastLatin1 = typeof (Buffer.prototype as unknown as Partial<Latin1>).latin1Slice === 'function';
 
-/** b[s, e) as latin1 text: Buffer's internal latin1Slice when present (skips toString's argument handling). */
+const fc = String.fromCharCode;
+
+/**
+ * b[s, e) as latin1 text. Most HPACK strings are short (ids, tokens of a few characters), and a call into
+ * C++ (latin1Slice, ~45 ns whatever the length) costs more than building them in JS: String.fromCharCode
+ * with explicit arguments is a V8 builtin that allocates the string directly (~1 ns per character), so
+ * strings of up to 12 characters take that path. Longer ones use Buffer's internal latin1Slice when present
+ * (skips toString's argument handling).
+ */
 export function latin1(b: Buffer, s: number, e: number): string {
-  return fastLatin1 ? (b as unknown as Latin1).latin1Slice(s, e) : b.toString('latin1', s, e);
+  switch (e - s) {
+    case 0: return '';
+    case 1: return fc(b[s]!);
+    case 2: return fc(b[s]!, b[s + 1]!);
+    case 3: return fc(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+    case 9: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!);
+    case 10: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!);
+    case 11: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!);
+    case 12: return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!);
+    default: return fastLatin1 ? (b as unknown as Latin1).latin1Slice(s, e) : b.toString('latin1', s, e);
+  }
 }
 let scratch = Buffer.allocUnsafe(4096);
 

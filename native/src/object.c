@@ -3,6 +3,8 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,7 +247,14 @@ static napi_value js_load(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint64_t mark = ecap_log_mark();
+  /* The verifier gives up with EAGAIN when a signal is pending (libbpf retries a few times): a profiler's
+   * SIGPROF every few hundred microseconds made loads fail. Signals aimed at this thread wait until the
+   * load is done; process-wide ones go to Node's other threads. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   int err = bpf_object__load(o->obj);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (err) {
     ecap_throw_load(env, err, o->name, mark);
     return NULL;

@@ -77,6 +77,11 @@ export class ByteQueue {
   }
 
   skip(n: number): void {
+    const first = this.bufs[this.head];
+    if (first !== undefined && n <= first.length - this.off) {
+      this.advance(n, first.length - this.off); // within the first chunk: the usual case
+      return;
+    }
     let left = Math.min(n, this.length);
     while (left > 0) {
       const b = this.bufs[this.head]!;

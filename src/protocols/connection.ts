@@ -194,14 +194,17 @@ export class ConnParser<T> {
     return true;
   }
 
-  private host() {
-    return { limits: this.opts.limits, budget: this.opts.budget, counters: this.counters, timeOf: this.opts.timeOf };
-  }
+  // The hosts below are written out as literals: objects made by spreading another get a map of their own
+  // per connection, which made the per-message reads of their fields (emit, timeOf) megamorphic.
 
   private startHttp1(reqDir: Direction): void {
     const respDir = other(reqDir);
+    const o = this.opts;
     const c = new Http1Conn<T>({
-      ...this.host(),
+      limits: o.limits,
+      budget: o.budget,
+      counters: this.counters,
+      timeOf: o.timeOf,
       emit: (side, msg, start, end) => this.sinks[side === 'request' ? reqDir : respDir].message(msg, start, end),
       switchTo: (to, reqRest, respRest, tag, req) => this.switchTo(to, reqDir, reqRest, respRest, tag, req),
     });
@@ -211,8 +214,15 @@ export class ConnParser<T> {
 
   /** HTTP/2 on both directions; `upgrade` = the HTTP/1 request that became stream 1 (h2c Upgrade). */
   private startHttp2(upgrade: { reqDir: Direction; req: PendingRequest | undefined } | undefined, resume?: H2State): void {
+    const o = this.opts;
     const c = new H2Conn<T>(
-      { ...this.host(), emit: (side, msg, start, end) => this.sinks[side === 0 ? 'write' : 'read'].message(msg, start, end) },
+      {
+        limits: o.limits,
+        budget: o.budget,
+        counters: this.counters,
+        timeOf: o.timeOf,
+        emit: (side, msg, start, end) => (side === 0 ? this.sinks.write : this.sinks.read).message(msg, start, end),
+      },
       resume ? [resume.hpack.write, resume.hpack.read] : undefined,
     );
     this.parsers = { write: c.parsers[0], read: c.parsers[1] };

@@ -19,9 +19,15 @@ export interface PendingRequest {
 
 export function pairResponse(resp: HttpMessage, req: PendingRequest | undefined, respStartNs: bigint): void {
   if (req === undefined) return;
-  const r: { method?: string; target?: string } = {};
-  if (req.method !== undefined) r.method = req.method;
-  if (req.target !== undefined) r.target = req.target;
+  const { method, target } = req;
+  let r: { method?: string; target?: string };
+  if (method !== undefined && target !== undefined) {
+    r = { method, target }; // the usual case, in one literal
+  } else {
+    r = {};
+    if (method !== undefined) r.method = method;
+    if (target !== undefined) r.target = target;
+  }
   resp.request = r;
   if (req.endNs !== undefined && respStartNs >= req.endNs) resp.latencyNs = Number(respStartNs - req.endNs);
 }
@@ -56,35 +62,51 @@ export class FifoPairing {
   }
 }
 
-/** HTTP/2: requests by stream id. */
+/**
+ * HTTP/2: requests by stream id. Two shortcuts save Map lookups on the per-stream path: ids of new streams
+ * only grow, so opening an id above every id seen needs no lookup; and the entry opened last is kept at
+ * hand, since a request without a body is looked up again as soon as its head is decoded.
+ */
 export class StreamPairing {
   private m = new Map<number, PendingRequest>();
+  /** no key of m is larger */
+  private maxId = -1;
+  /** m.get(lastId) is always `last` (undefined once that entry is removed) */
+  private lastId = -1;
+  private last: PendingRequest | undefined;
   dropped = 0;
   constructor(private readonly max = 1024) {}
 
   open(streamId: number, req: PendingRequest): PendingRequest {
-    const old = this.m.get(streamId);
+    const old = streamId > this.maxId ? undefined : this.get(streamId);
     if (old !== undefined) {
       if (req.method !== undefined) old.method = req.method;
       if (req.target !== undefined) old.target = req.target;
       return old;
     }
     this.m.set(streamId, req);
+    if (streamId > this.maxId) this.maxId = streamId;
+    this.lastId = streamId;
+    this.last = req;
     if (this.m.size > this.max) {
       const first = this.m.keys().next().value as number;
       this.m.delete(first);
+      if (first === this.lastId) this.last = undefined;
       this.dropped++;
     }
     return req;
   }
 
   get(streamId: number): PendingRequest | undefined {
-    return this.m.get(streamId);
+    return streamId === this.lastId ? this.last : this.m.get(streamId);
   }
 
   take(streamId: number): PendingRequest | undefined {
-    const r = this.m.get(streamId);
-    if (r !== undefined) this.m.delete(streamId);
+    const r = this.get(streamId);
+    if (r !== undefined) {
+      this.m.delete(streamId);
+      if (streamId === this.lastId) this.last = undefined;
+    }
     return r;
   }
 

@@ -30,9 +30,14 @@ export class H2Conn<T> {
       counters: host.counters,
       control: (msg, start, end) => host.emit(side, msg, start, end),
       requestHead: (sid, method, target) => {
-        const r: PendingRequest = {};
-        if (method !== undefined) r.method = method;
-        if (target !== undefined) r.target = target;
+        let r: PendingRequest;
+        if (method !== undefined && target !== undefined) {
+          r = { method, target }; // the usual case, in one literal
+        } else {
+          r = {};
+          if (method !== undefined) r.method = method;
+          if (target !== undefined) r.target = target;
+        }
         this.pairing.open(sid, r);
       },
       stream: (msg, start, end) => {

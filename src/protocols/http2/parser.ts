@@ -14,7 +14,7 @@ import type { DirParser, ParserCounters } from '../parser.js';
 import type { HeaderList, HttpMessage, IncompleteReason, L7Message } from '../types.js';
 import { controlMessage, FLAG, FRAME, frameName } from './frames.js';
 import { HpackDecoder } from './hpack.js';
-import { addNote, buildMessage, headerFacts, type StreamHalf } from './streams.js';
+import { addNote, buildMessage, headerFacts, newFacts, setFacts, type HeaderFacts, type StreamHalf } from './streams.js';
 
 const enum St { Start, Header, Payload, DataPad, Data, Skip, Dead }
 
@@ -54,15 +54,29 @@ export class Http2Parser<T> implements DirParser<T> {
   private padLeft = 0;
   private data: StreamHalf<T> | undefined; // stream of the DATA frame being read
   private readonly streams = new Map<number, StreamHalf<T>>();
+  /**
+   * The largest id ever put in `streams`. A new stream's id is larger than every id its peer used before
+   * (RFC 9113 §5.1.1), so for most header blocks the lookup can be skipped: the id cannot be there.
+   */
+  private maxOpened = 0;
   private cont: Pending<T> | undefined;
   private frameStart!: T;
   private pendingStart: T | undefined;
   private curTag!: T;
   /** learned from the preface or the first header block */
   role: 'client' | 'server' | undefined;
+  /** facts of the header block being handled */
+  private readonly facts = newFacts();
+  /**
+   * The half of a stream that ends with the header block that opened it (most streams: a GET, a 204, a
+   * pushed request, a 1xx), or of an informational response: emitted at once, never kept, so one object is
+   * reused for all of them (emit reads it whole before it returns).
+   */
+  private readonly once: StreamHalf<T>;
 
   constructor(private readonly hooks: H2Hooks<T>, hpack?: HpackDecoder) {
     this.hpack = hpack ?? new HpackDecoder(hooks.limits.maxHpackTableBytes);
+    this.once = this.makeHalf(0, undefined as T, 'request');
   }
 
   push(chunk: Buffer, tag: T): void {
@@ -134,15 +148,30 @@ export class Http2Parser<T> implements DirParser<T> {
       case St.Header: {
         if (q.length < 9) return false;
         this.frameStart = this.pendingStart ?? this.curTag;
-        let b = q.contiguous(9);
-        let o = q.headOffset;
-        if (b) q.skip(9);
-        else (b = q.consume(9)), (o = 0);
-        this.len = (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!;
-        this.type = b[o + 3]!;
-        this.flags = b[o + 4]!;
-        this.sid = (((b[o + 5]! & 0x7f) << 24) | (b[o + 6]! << 16) | (b[o + 7]! << 8) | b[o + 8]!) >>> 0;
-        return this.onHeader();
+        const b = q.contiguous(9);
+        if (b === undefined) {
+          this.readHeader(q.consume(9), 0);
+          return this.onHeader();
+        }
+        const o = q.headOffset;
+        this.readHeader(b, o);
+        const len = this.len;
+        if (this.type === FRAME.DATA || b.length - o - 9 < len) {
+          q.skip(9);
+          return this.onHeader();
+        }
+        // A whole non-DATA frame in this chunk (the usual case: such frames are small next to TLS records):
+        // when it needs its payload, read it in place now rather than in a second pass through the queue.
+        // (onHeader does not look at the queue for these frame types, so it may run before the skip.)
+        if (!this.onHeader()) return false;
+        if ((this.st as St) !== St.Payload) {
+          q.skip(9);
+          return true;
+        }
+        q.skip(9 + len);
+        this.st = St.Header;
+        this.setNextStart();
+        return this.onPayload(b, o + 9);
       }
       case St.Payload: {
         const len = this.len;
@@ -202,6 +231,13 @@ export class Http2Parser<T> implements DirParser<T> {
     }
   }
 
+  private readHeader(b: Buffer, o: number): void {
+    this.len = (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!;
+    this.type = b[o + 3]!;
+    this.flags = b[o + 4]!;
+    this.sid = (((b[o + 5]! & 0x7f) << 24) | (b[o + 6]! << 16) | (b[o + 7]! << 8) | b[o + 8]!) >>> 0;
+  }
+
   private setNextStart(): void {
     this.pendingStart = this.q.length > 0 ? this.curTag : undefined;
   }
@@ -211,7 +247,7 @@ export class Http2Parser<T> implements DirParser<T> {
     if (this.cont && (type !== FRAME.CONTINUATION || sid !== this.cont.sid)) return this.fail('expected CONTINUATION');
     if (type === FRAME.DATA) {
       if (sid === 0) return this.fail('DATA on stream 0');
-      this.data = this.streams.get(sid) ?? this.open(sid, this.frameStart, undefined);
+      this.data = (sid > this.maxOpened ? undefined : this.streams.get(sid)) ?? this.open(sid, this.frameStart, undefined);
       if (this.flags & FLAG.PADDED) {
         if (len < 1) return this.fail('padded DATA without pad length');
         this.st = St.DataPad;
@@ -256,7 +292,26 @@ export class Http2Parser<T> implements DirParser<T> {
   }
 
   private makeHalf(sid: number, start: T, kind: 'request' | 'response' | undefined): StreamHalf<T> {
-    return { id: sid, kind: kind ?? (this.role === 'client' ? 'request' : 'response'), headers: undefined, body: undefined, expect: 0, start };
+    const k = kind ?? (this.role === 'client' ? 'request' : 'response');
+    return {
+      id: sid, kind: k, headers: undefined, trailers: undefined, body: undefined, expect: 0, start, notes: undefined,
+      method: undefined, path: undefined, status: undefined, contentEncoding: undefined, grpc: false,
+    };
+  }
+
+  /** `this.once`, as makeHalf would make it, with its headers. */
+  private onceHalf(sid: number, start: T, kind: 'request' | 'response' | undefined, headers: HeaderList, f: HeaderFacts, notes: string[] | undefined): StreamHalf<T> {
+    const h = this.once;
+    h.id = sid;
+    h.kind = kind ?? (this.role === 'client' ? 'request' : 'response');
+    h.headers = headers;
+    h.trailers = undefined;
+    h.body = undefined;
+    h.expect = 0;
+    h.start = start;
+    h.notes = notes;
+    setFacts(h, f);
+    return h;
   }
 
   private open(sid: number, start: T, kind: 'request' | 'response' | undefined): StreamHalf<T> {
@@ -266,6 +321,7 @@ export class Http2Parser<T> implements DirParser<T> {
     }
     const h = this.makeHalf(sid, start, kind);
     this.streams.set(sid, h);
+    if (sid > this.maxOpened) this.maxOpened = sid;
     return h;
   }
 
@@ -337,42 +393,41 @@ export class Http2Parser<T> implements DirParser<T> {
       notes = [`hpack: ${r.unknownRefs.length} field(s) refer to table entries from before the capture (index ${r.unknownRefs.join(', ')}); left out`];
     }
     if (r.truncated) (notes ??= []).push(`header list over ${lim.maxHeaderBytes} bytes or ${lim.maxHeaderCount} fields; rest left out`);
-    const f = headerFacts(list);
+    const f = headerFacts(list, this.facts);
     if (promised !== undefined) {
-      const req = this.makeHalf(promised, start, 'request');
-      req.headers = list;
-      req.facts = f;
-      if (notes) req.notes = notes;
       this.hooks.requestHead(promised, f.method, f.path);
-      this.emit(req, undefined, undefined, true);
+      this.emit(this.onceHalf(promised, start, 'request', list, f, notes), undefined, undefined, true);
       return true;
     }
     if (f.method !== undefined) this.role ??= 'client';
     if (f.status !== undefined) this.role ??= 'server';
-    let h = this.streams.get(sid);
+    let h = sid > this.maxOpened ? undefined : this.streams.get(sid);
+    const inTable = h !== undefined;
     if (h !== undefined && (h.headers !== undefined || h.body !== undefined)) {
       h.trailers = list; // a second header block: trailers
       if (notes) for (const n of notes) addNote(h, n);
     } else if (f.status !== undefined && f.status.length === 3 && f.status.charCodeAt(0) === 0x31) {
-      const info = this.makeHalf(sid, start, 'response'); // informational (1xx): a message of its own
-      info.headers = list;
-      info.facts = f;
-      if (notes) info.notes = notes;
-      this.emit(info, undefined, undefined, false);
+      // informational (1xx): a message of its own
+      this.emit(this.onceHalf(sid, start, 'response', list, f, notes), undefined, undefined, false);
       return true;
     } else {
       const kind = f.method !== undefined ? 'request' : f.status !== undefined ? 'response' : undefined;
-      if (h === undefined) h = endStream ? this.makeHalf(sid, start, kind) : this.open(sid, start, kind);
-      else if (kind) h.kind = kind;
-      h.headers = list;
-      h.facts = f;
-      h.start = start;
+      if (h === undefined) {
+        h = endStream ? this.onceHalf(sid, start, kind, list, f, notes) : this.open(sid, start, kind);
+      } else if (kind) {
+        h.kind = kind;
+      }
+      if (h !== this.once) {
+        h.headers = list;
+        setFacts(h, f);
+        h.start = start;
+        if (notes) h.notes = notes;
+      }
       if (f.contentLength !== undefined) h.expect = f.contentLength;
-      if (notes) h.notes = notes;
       if (h.kind === 'request') this.hooks.requestHead(sid, f.method, f.path);
     }
     if (endStream) {
-      if (this.streams.get(sid) === h) this.streams.delete(sid);
+      if (inTable) this.streams.delete(sid);
       this.emit(h, undefined, undefined, false);
     }
     return true;

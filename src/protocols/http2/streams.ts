@@ -9,50 +9,86 @@ import type { Limits } from '../limits.js';
 import type { HeaderList, HttpMessage, IncompleteReason } from '../types.js';
 import { parseGrpc } from './grpc.js';
 
-export interface StreamHalf<T> {
+/** What the message builder needs from a header list, found in one pass (undefined: absent). */
+export interface HeaderFacts {
+  method: string | undefined;
+  path: string | undefined;
+  status: string | undefined;
+  contentLength: number | undefined;
+  contentEncoding: string | undefined;
+  grpc: boolean;
+}
+
+/**
+ * The facts of `headers` are kept on the half itself (set when they were decoded, all undefined until then):
+ * no separate object per header block, and one shape for every half.
+ */
+export interface StreamHalf<T> extends Omit<HeaderFacts, 'contentLength'> {
   id: number;
   kind: 'request' | 'response';
   headers: HeaderList | undefined;
-  trailers?: HeaderList;
+  trailers: HeaderList | undefined;
   /** created with the first DATA byte */
   body: BodyCollector | undefined;
   /** content-length from the headers, to size the body buffer */
   expect: number;
   start: T;
-  notes?: string[];
-  /** facts of `headers`, found when they were decoded */
-  facts?: HeaderFacts;
+  notes: string[] | undefined;
 }
 
-/** What the message builder needs from a header list, found in one pass. */
-export interface HeaderFacts {
-  method?: string;
-  path?: string;
-  status?: string;
-  contentLength?: number;
-  contentEncoding?: string;
-  grpc?: boolean;
+export function newFacts(): HeaderFacts {
+  return { method: undefined, path: undefined, status: undefined, contentLength: undefined, contentEncoding: undefined, grpc: false };
 }
 
-export function headerFacts(h: HeaderList): HeaderFacts {
-  const f: HeaderFacts = {};
+/** The facts of header list `h`, into `f` (reused by the caller: facts are copied where they are kept). */
+export function headerFacts(h: HeaderList, f: HeaderFacts): HeaderFacts {
+  let method: string | undefined;
+  let path: string | undefined;
+  let status: string | undefined;
+  let contentLength: number | undefined;
+  let contentEncoding: string | undefined;
+  let grpc = false;
   for (let i = 0; i < h.length; i++) {
     const t = h[i]!;
     const k = t[0];
     const v = t[1];
     if (k.charCodeAt(0) === 0x3a) {
-      if (k === ':method') f.method = v;
-      else if (k === ':path') f.path = v;
-      else if (k === ':status') f.status = v;
+      if (k === ':method') method = v;
+      else if (k === ':path') path = v;
+      else if (k === ':status') status = v;
     } else if (k.length === 14 && k === 'content-length') {
-      if (/^\d{1,15}$/.test(v)) f.contentLength = Number(v);
+      if (/^\d{1,15}$/.test(v)) contentLength = Number(v);
     } else if (k.length === 16 && k === 'content-encoding') {
-      f.contentEncoding = f.contentEncoding === undefined ? v : `${f.contentEncoding}, ${v}`;
+      contentEncoding = contentEncoding === undefined ? v : `${contentEncoding}, ${v}`;
     } else if (k.length === 12 && k === 'content-type') {
-      f.grpc = v.startsWith('application/grpc');
+      grpc = v.startsWith('application/grpc');
     }
   }
+  f.method = method;
+  f.path = path;
+  f.status = status;
+  f.contentLength = contentLength;
+  f.contentEncoding = contentEncoding;
+  f.grpc = grpc;
   return f;
+}
+
+/** Give a half the facts of its headers. */
+export function setFacts<T>(h: StreamHalf<T>, f: HeaderFacts): void {
+  h.method = f.method;
+  h.path = f.path;
+  h.status = f.status;
+  h.contentEncoding = f.contentEncoding;
+  h.grpc = f.grpc;
+}
+
+/** A 3-digit :status as a number, else -1 (what /^\d{3}$/ then Number() gave, without a regexp per response). */
+function statusCode(s: string | undefined): number {
+  if (s === undefined || s.length !== 3) return -1;
+  const a = s.charCodeAt(0) - 48;
+  const b = s.charCodeAt(1) - 48;
+  const c = s.charCodeAt(2) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9 ? a * 100 + b * 10 + c : -1;
 }
 
 export function addNote(o: { notes?: string[] }, note: string): void {
@@ -66,18 +102,27 @@ export function buildMessage<T>(
   incomplete: IncompleteReason | undefined,
   resetCode: number | undefined,
 ): HttpMessage {
-  const facts = half.facts ?? (half.headers ? headerFacts(half.headers) : {});
   const headers = half.headers ?? [];
   const b = half.body;
   const raw = b ? b.finish() : EMPTY;
-  const msg: HttpMessage = {
-    protocol: 'http2', kind: half.kind, streamId: half.id, version: 'HTTP/2', headers, body: raw, bodySize: b ? b.size : 0,
-  };
+  const bodySize = b ? b.size : 0;
+  // The common messages are built in one literal with their final fields (no shape transition per message);
+  // the field order is the same on every path (it is the order encoders write them in).
+  let msg: HttpMessage;
   if (half.kind === 'request') {
-    if (facts.method !== undefined) msg.method = facts.method;
-    if (facts.path !== undefined) msg.target = facts.path;
-  } else if (facts.status !== undefined && /^\d{3}$/.test(facts.status)) {
-    msg.status = Number(facts.status);
+    const { method, path } = half;
+    if (method !== undefined && path !== undefined) {
+      msg = { protocol: 'http2', kind: 'request', streamId: half.id, version: 'HTTP/2', headers, body: raw, bodySize, method, target: path };
+    } else {
+      msg = { protocol: 'http2', kind: 'request', streamId: half.id, version: 'HTTP/2', headers, body: raw, bodySize };
+      if (method !== undefined) msg.method = method;
+      if (path !== undefined) msg.target = path;
+    }
+  } else {
+    const status = statusCode(half.status);
+    msg = status >= 0
+      ? { protocol: 'http2', kind: 'response', streamId: half.id, version: 'HTTP/2', headers, body: raw, bodySize, status }
+      : { protocol: 'http2', kind: 'response', streamId: half.id, version: 'HTTP/2', headers, body: raw, bodySize };
   }
   if (half.trailers) msg.trailers = half.trailers;
   if (b && b.truncated > 0) msg.bodyTruncated = b.truncated;
@@ -86,11 +131,11 @@ export function buildMessage<T>(
   if (resetCode !== undefined) msg.resetCode = resetCode;
   if (half.notes) msg.notes = [...half.notes];
   if (half.headers === undefined) addNote(msg, 'headers not captured (stream began before the capture, or was evicted)');
-  if (facts.grpc) {
+  if (half.grpc) {
     msg.grpc = parseGrpc(raw, headers, half.trailers, limits.maxGrpcMessages, limits.maxDecodedBytes);
     return msg;
   }
-  const ce = facts.contentEncoding;
+  const ce = half.contentEncoding;
   if (ce !== undefined && raw.length > 0) {
     msg.contentEncoding = ce.toLowerCase();
     const partial = (b !== undefined && (b.truncated > 0 || b.lost > 0)) || incomplete !== undefined;

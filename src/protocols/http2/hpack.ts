@@ -32,13 +32,16 @@ const STATIC_VALUES: string[] = STATIC_TABLE.map((e) => e[1]);
 
 export class HpackDecoder {
   /**
-   * Dynamic entries, oldest at `start`, newest at the end: entry i is names[i] (null when the name came from
-   * an unknown index), values[i] and sizes[i] (RFC 7541 §4.1 octets).
+   * Dynamic entries in a ring (capacity a power of two, grown when full): `count` entries, the oldest in slot
+   * `first`; slot i holds names[i] (null when the name came from an unknown index), values[i] and sizes[i]
+   * (RFC 7541 §4.1 octets). A busy connection inserts and evicts an entry per header block or so: a ring
+   * does that without moving or reallocating anything.
    */
-  private names: Array<string | null> = [];
-  private values: string[] = [];
-  private sizes: number[] = [];
-  private start = 0;
+  private names: Array<string | null> = new Array<string | null>(8).fill(null);
+  private values: string[] = new Array<string>(8).fill('');
+  private sizes: number[] = new Array<number>(8).fill(0);
+  private first = 0;
+  private count = 0;
   private size = 0;
   /** current maximum set by the encoder (dynamic table size update); starts at the protocol default */
   maxSize: number;
@@ -57,7 +60,7 @@ export class HpackDecoder {
   }
 
   get entryCount(): number {
-    return this.sizes.length - this.start;
+    return this.count;
   }
 
   get tableBytes(): number {
@@ -97,6 +100,12 @@ export class HpackDecoder {
     }
   }
 
+  /** Ring slot of dynamic index `idx` (> STATIC_COUNT; the newest entry is STATIC_COUNT + 1), -1 if beyond the table. */
+  private slot(idx: number): number {
+    const j = idx - STATIC_COUNT;
+    return j > this.count ? -1 : (this.first + this.count - j) & (this.sizes.length - 1);
+  }
+
   private run(b: Buffer, end: number, out: HeaderList, maxBytes: number, maxCount: number): string | undefined {
     const maxIndex = STATIC_COUNT + this.hardMax / 32;
     while (this.pos < end) {
@@ -109,8 +118,8 @@ export class HpackDecoder {
         if (idx <= STATIC_COUNT) {
           this.add(out, STATIC_NAMES[idx]!, STATIC_VALUES[idx]!, maxBytes, maxCount);
         } else {
-          const d = this.sizes.length - (idx - STATIC_COUNT);
-          const name = d >= this.start ? this.names[d]! : null;
+          const d = this.slot(idx);
+          const name = d < 0 ? null : this.names[d]!;
           if (name === null) (this.unknown ??= []).push(idx);
           else this.add(out, name, this.values[d]!, maxBytes, maxCount);
         }
@@ -140,8 +149,8 @@ export class HpackDecoder {
       } else if (idx <= STATIC_COUNT) {
         name = STATIC_NAMES[idx]!;
       } else {
-        const d = this.sizes.length - (idx - STATIC_COUNT);
-        name = d >= this.start ? this.names[d]! : null;
+        const d = this.slot(idx);
+        name = d < 0 ? null : this.names[d]!;
         if (name === null) (this.unknown ??= []).push(idx);
       }
       const e = this.str(b, end);
@@ -182,31 +191,44 @@ export class HpackDecoder {
       return;
     }
     this.evict(sz);
-    this.names.push(name);
-    this.values.push(value);
-    this.sizes.push(sz);
+    if (this.count === this.sizes.length) this.grow();
+    const i = (this.first + this.count) & (this.sizes.length - 1);
+    this.names[i] = name;
+    this.values[i] = value;
+    this.sizes[i] = sz;
+    this.count++;
     this.size += sz;
   }
 
   /** Evict oldest entries until `room` more bytes fit. */
   private evict(room: number): void {
-    while (this.size + room > this.maxSize && this.start < this.sizes.length) {
-      this.size -= this.sizes[this.start]!;
-      this.names[this.start] = null;
-      this.values[this.start] = '';
-      this.start++;
+    const mask = this.sizes.length - 1;
+    while (this.size + room > this.maxSize && this.count > 0) {
+      const i = this.first;
+      this.size -= this.sizes[i]!;
+      this.names[i] = null;
+      this.values[i] = '';
+      this.first = (i + 1) & mask;
+      this.count--;
     }
-    if (this.start === this.sizes.length) {
-      this.names = [];
-      this.values = [];
-      this.sizes = [];
-      this.start = 0;
-      this.size = 0;
-    } else if (this.start > 64 && this.start * 2 > this.sizes.length) {
-      this.names = this.names.slice(this.start);
-      this.values = this.values.slice(this.start);
-      this.sizes = this.sizes.slice(this.start);
-      this.start = 0;
+    if (this.count === 0) this.size = 0;
+  }
+
+  /** Double the ring, entries in order from slot 0. */
+  private grow(): void {
+    const cap = this.sizes.length;
+    const names = new Array<string | null>(cap * 2).fill(null);
+    const values = new Array<string>(cap * 2).fill('');
+    const sizes = new Array<number>(cap * 2).fill(0);
+    for (let k = 0; k < this.count; k++) {
+      const i = (this.first + k) & (cap - 1);
+      names[k] = this.names[i]!;
+      values[k] = this.values[i]!;
+      sizes[k] = this.sizes[i]!;
     }
+    this.names = names;
+    this.values = values;
+    this.sizes = sizes;
+    this.first = 0;
   }
 }

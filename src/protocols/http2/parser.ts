@@ -334,10 +334,21 @@ export class Http2Parser<T> implements DirParser<T> {
     const c = this.hooks.counters;
     if (incomplete) c.incomplete++;
     const msg = buildMessage(h, this.hooks.limits, incomplete, code);
+    const start = h.start;
+    if (h === this.once) this.clearOnce();
     if (pushed) msg.pushed = true;
     c.messages++;
     if (msg.bodyTruncated) c.truncatedBytes += msg.bodyTruncated;
-    this.hooks.stream(msg, h.start, this.curTag);
+    this.hooks.stream(msg, start, this.curTag);
+  }
+
+  /** `this.once` keeps nothing of the message it was used for (its header list, its chunk's tag). */
+  private clearOnce(): void {
+    const h = this.once;
+    h.headers = undefined;
+    h.notes = undefined;
+    h.start = undefined as T;
+    h.method = h.path = h.status = h.contentEncoding = undefined;
   }
 
   private onPayload(b: Buffer, o: number): boolean {

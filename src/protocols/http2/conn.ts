@@ -32,7 +32,7 @@ export class H2Conn<T> {
       requestHead: (sid, method, target) => {
         let r: PendingRequest;
         if (method !== undefined && target !== undefined) {
-          r = { method, target }; // the usual case, in one literal
+          r = { method, target, endNs: undefined }; // the usual case, in one literal with the field set when it ends
         } else {
           r = {};
           if (method !== undefined) r.method = method;

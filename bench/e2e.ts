@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../src/util/paths.js';
 import type { BenchResult } from './types.js';
 
-const CLI = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = join(projectRoot, 'dist', 'ecapture.mjs'); // what bin/ecapture runs
 /** the node flags bin/ecapture uses */
 const NODE_FLAGS = ['--max-semi-space-size=32'];
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';

@@ -25,7 +25,7 @@ import { PcapngWriter } from '../src/output/pcapng/writer.js';
 import { PacketCapture } from '../src/probes/tls/packets.js';
 import type { BenchResult } from './types.js';
 
-const CLI = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = join(projectRoot, 'dist', 'ecapture.mjs'); // what bin/ecapture runs
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function have(cmd: string): boolean {

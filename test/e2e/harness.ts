@@ -5,7 +5,7 @@
  * ECAPTURE_E2E_REQUIRED=1 (set by .ci/run) every such skip becomes a failure.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,21 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { projectRoot } from '../../src/util/paths.js';
 
-export const CLI = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+/** what bin/ecapture runs: the CLI bundled into one file by scripts/setup.sh */
+export const CLI = join(projectRoot, 'dist', 'ecapture.mjs');
+
+// a bundle older than the compiled tree (tsc run by hand) would test yesterday's code
+{
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce(
+      (m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : e.name.endsWith('.js') ? statSync(join(dir, e.name)).mtimeMs : 0),
+      0,
+    );
+  const src = join(projectRoot, 'dist', 'src');
+  if (!existsSync(CLI) || statSync(CLI).mtimeMs < newest(src)) {
+    throw new Error(`${CLI} is missing or older than dist/src: run scripts/setup.sh (it bundles the CLI after tsc)`);
+  }
+}
 export const required = process.env.ECAPTURE_E2E_REQUIRED === '1';
 
 /** Skip (or, in CI, fail) with a reason. Returns true when the test must stop. */

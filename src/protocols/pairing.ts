@@ -4,6 +4,7 @@
  * `latencyNs` = response start − request end, when the request was complete before the response began.
  * Both tables are bounded; entries pushed out are counted in `dropped`.
  */
+import { StreamMap } from './stream-map.js';
 import type { HttpMessage } from './types.js';
 
 export interface PendingRequest {
@@ -63,12 +64,12 @@ export class FifoPairing {
 }
 
 /**
- * HTTP/2: requests by stream id. Two shortcuts save Map lookups on the per-stream path: ids of new streams
+ * HTTP/2: requests by stream id. Two shortcuts save lookups on the per-stream path: ids of new streams
  * only grow, so opening an id above every id seen needs no lookup; and the entry opened last is kept at
  * hand, since a request without a body is looked up again as soon as its head is decoded.
  */
 export class StreamPairing {
-  private m = new Map<number, PendingRequest>();
+  private m = new StreamMap<PendingRequest>();
   /** no key of m is larger */
   private maxId = -1;
   /** m.get(lastId) is always `last` (undefined once that entry is removed) */
@@ -89,7 +90,7 @@ export class StreamPairing {
     this.lastId = streamId;
     this.last = req;
     if (this.m.size > this.max) {
-      const first = this.m.keys().next().value as number;
+      const first = this.m.firstKey()!;
       this.m.delete(first);
       if (first === this.lastId) this.last = undefined;
       this.dropped++;

@@ -7,6 +7,7 @@
  * response according to its pseudo-headers. (One file of ~380 lines on purpose: the whole frame machine.)
  */
 import { ByteQueue } from '../byte-queue.js';
+import { StreamMap } from '../stream-map.js';
 import { BodyCollector } from '../body.js';
 import { H2_PREFACE } from '../detect.js';
 import type { Limits, MemBudget } from '../limits.js';
@@ -53,7 +54,7 @@ export class Http2Parser<T> implements DirParser<T> {
   private remaining = 0;
   private padLeft = 0;
   private data: StreamHalf<T> | undefined; // stream of the DATA frame being read
-  private readonly streams = new Map<number, StreamHalf<T>>();
+  private readonly streams = new StreamMap<StreamHalf<T>>();
   /**
    * The largest id ever put in `streams`. A new stream's id is larger than every id its peer used before
    * (RFC 9113 §5.1.1), so for most header blocks the lookup can be skipped: the id cannot be there.
@@ -131,7 +132,7 @@ export class Http2Parser<T> implements DirParser<T> {
   }
 
   private flushAll(reason: IncompleteReason): void {
-    for (const h of [...this.streams.values()]) this.finish(h, reason, undefined);
+    for (const h of this.streams.values()) this.finish(h, reason, undefined); // values(): a copy
   }
 
   private bodyOf(h: StreamHalf<T>): BodyCollector {
@@ -316,7 +317,7 @@ export class Http2Parser<T> implements DirParser<T> {
 
   private open(sid: number, start: T, kind: 'request' | 'response' | undefined): StreamHalf<T> {
     if (this.streams.size >= this.hooks.limits.maxStreams) {
-      const oldest = this.streams.values().next().value as StreamHalf<T>;
+      const oldest = this.streams.get(this.streams.firstKey()!)!;
       this.finish(oldest, 'limit', undefined);
     }
     const h = this.makeHalf(sid, start, kind);

@@ -15,7 +15,8 @@
         "src/ringbuf.c",
         "src/buffers.c",
         "src/pcap.c",
-        "src/misc.c"
+        "src/misc.c",
+        "src/umulti.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

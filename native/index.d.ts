@@ -37,6 +37,11 @@ export interface OpenOptions {
   btfCustomPath?: string;
   /** object name override */
   objectName?: string;
+  /**
+   * Load the object's uprobe/uretprobe programs for uprobe_multi links (Linux >= 6.6; see probeUprobeMulti):
+   * attachUprobe then makes such a link, which detaches in milliseconds instead of ~80 ms per probe.
+   */
+  uprobeMulti?: boolean;
 }
 
 export interface UprobeOptions {
@@ -165,6 +170,8 @@ export function numPossibleCpus(): number;
 export function probeProgType(type: string): boolean;
 export function probeMapType(type: string): boolean;
 export function probeHelper(progType: string, helper: string): boolean;
+/** Does the kernel create uprobe_multi links (Linux >= 6.6 with uprobes)? */
+export function probeUprobeMulti(): boolean;
 /**
  * Route libbpf's log: level 0 = warnings only (kept for errors), 1 = info, 2 = debug (printed via cb).
  * `cb` is called synchronously, once per line, while libbpf runs; it must not call into the addon

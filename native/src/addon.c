@@ -12,6 +12,7 @@ static napi_value init(napi_env env, napi_value exports) {
     FN("probeProgType", js_probe_prog_type),
     FN("probeMapType", js_probe_map_type),
     FN("probeHelper", js_probe_helper),
+    FN("probeUprobeMulti", js_probe_uprobe_multi),
     FN("setLogCallback", js_set_log_callback),
     FN("mountFs", js_mount_fs),
     FN("raiseMemlock", js_raise_memlock),

@@ -22,6 +22,7 @@ typedef struct ecap_link {
   int id;
   struct bpf_link *link;
   int tc_id;
+  int fd; /* a uprobe_multi link made without libbpf (umulti.c), else -1 */
 } ecap_link;
 
 /* The native state behind one JS BpfObject. */
@@ -93,6 +94,13 @@ napi_value js_attach_tc(napi_env env, napi_callback_info info);
 napi_value js_detach(napi_env env, napi_callback_info info);
 napi_value js_link_count(napi_env env, napi_callback_info info);
 void ecap_links_destroy(ecap_obj *o);
+
+/* umulti.c: uprobe_multi links */
+bool ecap_is_uprobe_section(struct bpf_program *p);
+void ecap_set_uprobe_multi(struct bpf_object *obj);
+bool ecap_prog_is_umulti(struct bpf_program *p);
+int ecap_umulti_attach(struct bpf_program *p, const char *path, uint64_t offset, uint64_t cookie, bool ret, int pid);
+napi_value js_probe_uprobe_multi(napi_env env, napi_callback_info info);
 
 /* tc.c: process-wide table of our TC filters and of the clsact qdiscs we created. */
 int ecap_tc_attach(int ifindex, bool ingress, int prog_fd, uint32_t handle, uint32_t priority, const char **stage);

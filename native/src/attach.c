@@ -4,16 +4,20 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int add_link(napi_env env, ecap_obj *o, struct bpf_link *link, int tc_id) {
+static int add_link(napi_env env, ecap_obj *o, struct bpf_link *link, int tc_id, int fd) {
   if (o->nlinks == o->cap_links) {
     size_t cap = o->cap_links ? o->cap_links * 2 : 8;
     ecap_link *n = realloc(o->links, cap * sizeof *n);
     if (!n) {
       if (link) bpf_link__destroy(link);
       if (tc_id) ecap_tc_detach(tc_id);
+      if (fd >= 0) close(fd);
       ecap_throw(env, ENOMEM, "remember link");
       return -1;
     }
@@ -24,6 +28,7 @@ static int add_link(napi_env env, ecap_obj *o, struct bpf_link *link, int tc_id)
   l->id = o->next_link_id++;
   l->link = link;
   l->tc_id = tc_id;
+  l->fd = fd;
   return l->id;
 }
 
@@ -31,12 +36,49 @@ static int destroy_one(ecap_link *l) {
   int err = 0;
   if (l->link) err = bpf_link__destroy(l->link);
   if (l->tc_id) err = ecap_tc_detach(l->tc_id);
+  if (l->fd >= 0 && close(l->fd) != 0) err = -errno;
   l->link = NULL;
   l->tc_id = 0;
+  l->fd = -1;
   return err;
 }
 
+/* Closing a uprobe_multi link waits for the kernel's grace periods (umulti.c); closed from several threads
+ * at once they share the waits. The other links are closed on the calling thread. */
+#define CLOSE_THREADS 16
+
+struct close_job {
+  ecap_link *links;
+  size_t n, first, stride;
+};
+
+static void *close_some(void *arg) {
+  struct close_job *j = arg;
+  for (size_t i = j->first; i < j->n; i += j->stride)
+    if (j->links[i].fd >= 0) {
+      close(j->links[i].fd);
+      j->links[i].fd = -1;
+    }
+  return NULL;
+}
+
 void ecap_links_destroy(ecap_obj *o) {
+  size_t fds = 0;
+  for (size_t i = 0; i < o->nlinks; i++) fds += o->links[i].fd >= 0;
+  size_t nthreads = fds < CLOSE_THREADS ? fds : CLOSE_THREADS;
+  if (nthreads > 1) {
+    pthread_t th[CLOSE_THREADS];
+    struct close_job jobs[CLOSE_THREADS];
+    bool started[CLOSE_THREADS] = {false};
+    for (size_t t = 0; t < nthreads; t++) {
+      jobs[t] = (struct close_job){o->links, o->nlinks, t, nthreads};
+      started[t] = pthread_create(&th[t], NULL, close_some, &jobs[t]) == 0;
+    }
+    for (size_t t = 0; t < nthreads; t++) {
+      if (started[t]) pthread_join(th[t], NULL);
+      else close_some(&jobs[t]); /* no thread: that share is closed here */
+    }
+  }
   while (o->nlinks > 0) destroy_one(&o->links[--o->nlinks]);
 }
 
@@ -46,7 +88,7 @@ static napi_value link_result(napi_env env, ecap_obj *o, struct bpf_link *link, 
     ecap_throw(env, ecap_errno(EINVAL), "attach %s '%s' to %s", what, prog, target);
     return NULL;
   }
-  int id = add_link(env, o, link, 0);
+  int id = add_link(env, o, link, 0, -1);
   return id < 0 ? NULL : ecap_num(env, id);
 }
 
@@ -75,8 +117,19 @@ napi_value js_attach_uprobe(napi_env env, napi_callback_info info) {
   if (ecap_prop(env, argv[1], "retprobe", &v) && !ecap_bool_opt(env, v, "opts.retprobe", false, &ret)) goto out;
   if (ecap_prop(env, argv[1], "cookie", &v) && !ecap_u64_num(env, v, "opts.cookie", &cookie)) goto out;
   if (!(p = ecap_find_prog(env, o, prog))) goto out;
-  LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret, .bpf_cookie = cookie);
   snprintf(target, sizeof target, "%s+0x%llx%s", path, (unsigned long long)offset, pid >= 0 ? " (one pid)" : "");
+  if (ecap_prog_is_umulti(p)) {
+    int fd = ecap_umulti_attach(p, path, offset, cookie, ret, pid);
+    if (fd < 0) {
+      errno = -fd;
+      ecap_throw(env, -fd, "attach %s '%s' to %s (uprobe_multi link)", ret ? "uretprobe" : "uprobe", prog, target);
+      goto out;
+    }
+    int id = add_link(env, o, NULL, 0, fd);
+    result = id < 0 ? NULL : ecap_num(env, id);
+    goto out;
+  }
+  LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret, .bpf_cookie = cookie);
   result = link_result(env, o, bpf_program__attach_uprobe_opts(p, pid, path, (size_t)offset, &uo),
                        ret ? "uretprobe" : "uprobe", prog, target);
 out:
@@ -174,7 +227,7 @@ napi_value js_attach_tc(napi_env env, napi_callback_info info) {
                  prio);
     goto out;
   }
-  id = add_link(env, o, NULL, id);
+  id = add_link(env, o, NULL, id, -1);
   if (id > 0) result = ecap_num(env, id);
 out:
   free(prog);

@@ -92,6 +92,7 @@ struct bpf_map *ecap_find_map(napi_env env, ecap_obj *o, const char *name) {
 static napi_value js_construct(napi_env env, napi_callback_info info) {
   napi_value argv[2], self, target, v;
   char *path = NULL, *btf = NULL, *objname = NULL;
+  bool umulti = false;
   ecap_obj *o = NULL;
   if (!ecap_args(env, info, 2, argv, &self)) return NULL;
   if (napi_get_new_target(env, info, &target) != napi_ok || !target) {
@@ -108,6 +109,7 @@ static napi_value js_construct(napi_env env, napi_callback_info info) {
     }
     if (ecap_prop(env, argv[1], "btfCustomPath", &v) && !(btf = ecap_str(env, v, "opts.btfCustomPath"))) goto out;
     if (ecap_prop(env, argv[1], "objectName", &v) && !(objname = ecap_str(env, v, "opts.objectName"))) goto out;
+    if (ecap_prop(env, argv[1], "uprobeMulti", &v) && !ecap_bool_opt(env, v, "opts.uprobeMulti", false, &umulti)) goto out;
   }
   LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf, .object_name = objname);
   struct bpf_object *obj = bpf_object__open_file(path, &oo);
@@ -115,6 +117,7 @@ static napi_value js_construct(napi_env env, napi_callback_info info) {
     ecap_throw(env, ecap_errno(EINVAL), "open BPF object '%s'", path);
     goto out;
   }
+  if (umulti) ecap_set_uprobe_multi(obj);
   o = calloc(1, sizeof *o);
   if (!o || !(o->name = strdup(bpf_object__name(obj)))) {
     bpf_object__close(obj);

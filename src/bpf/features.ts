@@ -44,6 +44,7 @@ export const features = {
     probe('uprobes', 'Linux built with CONFIG_UPROBE_EVENTS=y', () => ({
       ok: existsSync('/sys/bus/event_source/devices/uprobe') || tracefsHas('uprobe_events'),
     })),
+  uprobeMulti: (): Feature => probe('uprobe_multi links', 'Linux >= 6.6', () => native().probeUprobeMulti()),
   kprobes: (): Feature =>
     probe('kprobes', 'Linux built with CONFIG_KPROBE_EVENTS=y', () => ({
       ok: existsSync('/sys/bus/event_source/devices/kprobe') || tracefsHas('kprobe_events'),

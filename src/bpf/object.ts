@@ -40,6 +40,14 @@ function describe(e: unknown): string {
   return (e as Error)?.message ?? String(e);
 }
 
+/**
+ * uprobe_multi links where the kernel has them (native/src/umulti.c: detaching a capture's probes takes
+ * milliseconds instead of seconds); ECAPTURE_NO_UPROBE_MULTI=1 keeps the classic perf-event uprobes.
+ */
+function useUprobeMulti(): boolean {
+  return process.env.ECAPTURE_NO_UPROBE_MULTI !== '1' && features.uprobeMulti().ok;
+}
+
 export class LoadedObject {
   readonly stem: string;
   private obj: BpfObject | undefined;
@@ -78,7 +86,10 @@ export class LoadedObject {
     const n = native();
     let obj: BpfObject;
     try {
-      obj = new n.BpfObject(path, btf ? { btfCustomPath: btf } : {});
+      const o: { btfCustomPath?: string; uprobeMulti?: boolean } = {};
+      if (btf) o.btfCustomPath = btf;
+      if (useUprobeMulti()) o.uprobeMulti = true;
+      obj = new n.BpfObject(path, o);
     } catch (cause) {
       throw new CaptureError('ECAP_BPF_OPEN', `open BPF object ${path}: ${describe(cause)}`, {
         cause,

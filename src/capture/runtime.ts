@@ -128,7 +128,7 @@ export class CaptureRuntime {
     const n = native();
     if (!n.raiseMemlock()) log.debug('RLIMIT_MEMLOCK not raised (not permitted); relying on memcg accounting');
     for (const m of ensurePseudoFilesystems()) log.debug('mounted', { what: m });
-    log.debug('kernel features', { report: featureReport() });
+    if (log.level === 'debug') log.debug('kernel features', { report: featureReport() }); // each probe loads a program
     this.clock = new Clock();
     this.tick = setInterval(() => pipeline.tick(this.clock!.now()), 250);
     this.mod = await this.startModule(this.config);

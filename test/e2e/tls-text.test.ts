@@ -133,19 +133,24 @@ test('tls text: --uid keeps one user and excludes the others', async (t) => {
   assert.equal(events.filter((e) => e.pid === asRoot.pid).length, 0, 'root is not');
 });
 
-test('tls text: after SIGINT nothing stays loaded or attached', async (t) => {
-  if (!canRunBpf(t) || !needPrograms(t, 'bpftool')) return;
-  const before = ourLoadedPrograms().length;
-  const cap = await startCapture(['tls']);
-  assert.ok(ourLoadedPrograms().length > before, 'programs are loaded while capturing');
-  const code = await cap.stop();
-  assert.equal(code, 0);
-  assert.deepEqual(ourLoadedPrograms().slice(before), [], 'no program of ours stays loaded');
-  const perf = spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8' });
-  const attached = (JSON.parse(perf.stdout || '[]') as { pid: number }[]).filter((p) => p.pid === cap.pid);
-  assert.deepEqual(attached, [], 'no perf event (uprobe/tracepoint) of ours stays attached');
-  assert.match(cap.stderr(), /captured \d+ events/);
-});
+for (const classic of [false, true]) {
+  const how = classic ? 'classic perf-event uprobes' : 'uprobe_multi links where the kernel has them';
+  test(`tls text: after SIGINT nothing stays loaded or attached (${how})`, async (t) => {
+    if (!canRunBpf(t) || !needPrograms(t, 'bpftool')) return;
+    const before = ourLoadedPrograms().length;
+    const cap = await startCapture(['tls'], classic ? { env: { ECAPTURE_NO_UPROBE_MULTI: '1' } } : {});
+    assert.ok(ourLoadedPrograms().length > before, 'programs are loaded while capturing');
+    const t0 = performance.now();
+    const code = await cap.stop();
+    t.diagnostic(`stopped in ${Math.round(performance.now() - t0)} ms`);
+    assert.equal(code, 0);
+    assert.deepEqual(ourLoadedPrograms().slice(before), [], 'no program (so no link) of ours stays loaded');
+    const perf = spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8' });
+    const attached = (JSON.parse(perf.stdout || '[]') as { pid: number }[]).filter((p) => p.pid === cap.pid);
+    assert.deepEqual(attached, [], 'no perf event (uprobe/tracepoint) of ours stays attached');
+    assert.match(cap.stderr(), /captured \d+ events/);
+  });
+}
 
 test('tls text: errors are one clear line with a non-zero exit', async (t) => {
   if (!canRunBpf(t)) return;

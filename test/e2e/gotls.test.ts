@@ -19,7 +19,7 @@ import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSy
 import { join } from 'node:path';
 import { goFixture, goSkipReason, variantSkipReason, type GoVariant } from '../fixtures/go/build.js';
 import {
-  CLI, canRunBpf, cleanup, freePort, makeCert, needPrograms, run, skipOrFail, sleep, startCapture, startProcess, tempDir, waitFor,
+  CLI, attachedUprobes, canRunBpf, cleanup, freePort, makeCert, needPrograms, run, skipOrFail, sleep, startCapture, startProcess, tempDir, waitFor,
   type Capture, type Proc,
 } from './harness.js';
 
@@ -501,19 +501,15 @@ test('gotls: after SIGINT no uprobe stays attached and the traced program keeps 
   if (!ready(t, 'bpftool')) return;
   const srv = server!.pid;
   const cap = await gotls(['--pid', String(srv)]);
-  const perfOf = (pid: number): unknown[] => {
-    const r = spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8' });
-    return (JSON.parse(r.stdout || '[]') as { pid: number }[]).filter((p) => p.pid === pid);
-  };
   const ours = (): number => {
     const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
     return (JSON.parse(r.stdout || '[]') as { name?: string }[]).filter((p) => /^uprobe_gotls/.test(p.name ?? '')).length;
   };
-  assert.ok(perfOf(cap.pid).length >= 3, 'uprobes attached while capturing');
+  assert.ok(attachedUprobes(cap.pid, /^uprobe_gotls/) >= 3, 'uprobes attached while capturing');
   assert.ok(ours() >= 2, 'gotls programs loaded while capturing');
   await client('normal', ['-url', `https://127.0.0.1:${serverPort}/before-stop`]);
   assert.equal(await cap.stop(), 0);
-  assert.deepEqual(perfOf(cap.pid), [], 'nothing of ours stays attached');
+  assert.equal(attachedUprobes(cap.pid, /^uprobe_gotls/), 0, 'nothing of ours stays attached');
   assert.equal(ours(), 0, 'no gotls program stays loaded');
   await client('normal', ['-url', `https://127.0.0.1:${serverPort}/after-stop`]);
   assert.equal(server!.child.exitCode, null, 'the Go server survived being traced (no uretprobes on moving stacks)');

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { projectRoot } from '../../src/util/paths.js';
 
 /** what bin/ecapture runs: the CLI bundled into one file by scripts/setup.sh */
@@ -92,6 +92,24 @@ export interface Proc {
   exited: Promise<number | string>;
 }
 
+/** Captures started here and still running: one that a failed assertion left behind is stopped below. */
+const live = new Set<ChildProcess>();
+
+// Without this, a capture left running by a failed assertion kept the test file's process (and the whole
+// run) waiting on its pipes. SIGINT first, so the capture detaches its probes; SIGKILL if it hangs.
+after(async () => {
+  await Promise.all(
+    [...live].map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const gone = new Promise((r) => c.once('exit', r));
+      c.kill('SIGINT');
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(t);
+    }),
+  );
+});
+
 export function startProcess(cmd: string, args: string[], opts: SpawnOptions = {}): Proc {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
   let out = '';
@@ -130,9 +148,11 @@ export async function startCapture(args: string[], opts: { dir?: string; env?: N
   const dir = opts.dir ?? tempDir();
   const eventsFile = join(dir, 'events.txt');
   const extra = opts.parse ? [] : ['--raw'];
-  const p = startProcess(process.execPath, ['--enable-source-maps', CLI, ...args, ...extra, '--eventaddr', eventsFile], {
+  const p = startProcess(process.execPath, [CLI, ...args, ...extra, '--eventaddr', eventsFile], {
     env: { ...process.env, ...opts.env },
   });
+  live.add(p.child);
+  p.child.on('exit', () => live.delete(p.child));
   try {
     await waitFor('capture to start', () => /capture started/.test(p.stderr()) || p.child.exitCode !== null, opts.readyTimeoutMs ?? 15_000);
   } catch (e) {
@@ -217,6 +237,23 @@ export function parseTextEvents(buf: Buffer): TextEvent[] {
 }
 
 /** Loaded BPF programs whose names are ours (bpftool prog show). */
+function bpftoolJson<T>(...args: string[]): T[] {
+  const r = spawnSync('bpftool', ['-j', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return r.status === 0 ? (JSON.parse(r.stdout || '[]') as T[]) : [];
+}
+
+/**
+ * Uprobes a capture has attached: classic ones are perf events of its process; uprobe_multi links (Linux
+ * >= 6.6, native/src/umulti.c) belong to no process and are found through their programs' names.
+ */
+export function attachedUprobes(pid: number, progName: RegExp): number {
+  const perf = bpftoolJson<{ pid: number; fd_type?: string }>('perf', 'list').filter((p) => p.pid === pid && /^uret?probe$/.test(p.fd_type ?? ''));
+  const progs = new Set(bpftoolJson<{ id: number; name?: string }>('prog', 'show').filter((p) => progName.test(p.name ?? '')).map((p) => p.id));
+  // bpftool 7.1 predates the link type and prints its number (12)
+  const links = bpftoolJson<{ type: string | number; prog_id: number }>('link', 'list').filter((l) => (l.type === 12 || l.type === 'uprobe_multi') && progs.has(l.prog_id));
+  return perf.length + links.length;
+}
+
 export function ourLoadedPrograms(): string[] {
   const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
   if (r.status !== 0) return [];

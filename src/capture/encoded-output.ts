@@ -8,6 +8,8 @@ import type { RecordOutput } from './pipeline.js';
 export interface ByteSink {
   /** never blocks, never throws */
   write(chunk: Buffer | string): unknown;
+  /** the pieces of one record, back to back (sinks stage small ones together) */
+  writeParts?(parts: readonly (Buffer | string)[]): unknown;
   flush(): Promise<void>;
   close(): Promise<void>;
   stats(): { name: string; written: number; bytes: number; dropped: number };
@@ -40,8 +42,9 @@ export class EncodedOutput implements RecordOutput {
     }
     if (chunk === undefined || chunk.length === 0) return;
     this.records++;
-    if (Array.isArray(chunk)) for (const c of chunk) this.sink.write(c);
-    else this.sink.write(chunk);
+    if (!Array.isArray(chunk)) this.sink.write(chunk);
+    else if (this.sink.writeParts) this.sink.writeParts(chunk);
+    else for (const c of chunk) this.sink.write(c);
   }
 
   flush(): Promise<void> {

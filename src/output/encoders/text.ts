@@ -99,9 +99,14 @@ function flow(rec: { tuple?: DataRecord['tuple']; dir: Direction }): string {
   return flowText(rec.tuple, rec.dir);
 }
 
+// " PID:… TID:… Comm:… UID:…" per Who object: probes reuse one Who per connection while it does not change
+const whoText = new WeakMap<CaptureRecord['who'], string>();
+
 function whoLine(rec: CaptureRecord): string {
   const w = rec.who;
-  return `${formatTime(rec.ts)} PID:${w.pid} TID:${w.tid} Comm:${w.comm} UID:${w.uid}`;
+  let t = whoText.get(w);
+  if (t === undefined) whoText.set(w, (t = ` PID:${w.pid} TID:${w.tid} Comm:${w.comm} UID:${w.uid}`));
+  return formatTime(rec.ts) + t;
 }
 
 export function dataHeader(rec: DataRecord): string {

@@ -51,6 +51,9 @@ class StdoutHandle implements Sink {
   write(chunk: Buffer | string): boolean {
     return this.inner.write(chunk);
   }
+  writeParts(parts: readonly (Buffer | string)[]): boolean {
+    return this.inner.writeParts(parts);
+  }
   flush(timeoutMs?: number): Promise<void> {
     return this.inner.flush(timeoutMs);
   }

@@ -64,6 +64,8 @@ export interface Sink {
   readonly kind: SinkKind;
   /** Queue a chunk. A string is sent as UTF-8 (a text frame on WebSocket sinks), a Buffer as bytes (binary frame). */
   write(chunk: Buffer | string): boolean;
+  /** Pieces of one record, back to back; counted as one chunk when small enough to be staged together. */
+  writeParts(parts: readonly (Buffer | string)[]): boolean;
   /** Resolves once everything queued before the call is delivered, or after timeoutMs (default: no limit). */
   flush(timeoutMs?: number): Promise<void>;
   /** Flush (at most timeoutMs, default 5000), count the rest as dropped, release the resource. Idempotent. */

@@ -20,8 +20,11 @@ esac
 # Fast path (~10 ms instead of ~400): this mode already completed, and since then no package changed
 # (dpkg's status file), no source or lock file changed, the main artifacts exist and the kernel is the same.
 ok_stamp="build/.setup-ok-$mode"
-kernel_id="$(uname -r) $(sha1sum /sys/kernel/notes 2>/dev/null | cut -c1-16)"
-if [ -f "$ok_stamp" ] && [ "$(cat "$ok_stamp")" = "$kernel_id" ] && [ "$ok_stamp" -nt /var/lib/dpkg/status ] &&
+# the kernel: its release and the start of its notes (the GNU build id), read without forking a process
+kernel_rel=$(</proc/sys/kernel/osrelease)
+IFS= read -r -N 48 kernel_notes </sys/kernel/notes 2>/dev/null || true
+printf -v kernel_id '%s %q' "$kernel_rel" "${kernel_notes:-}"
+if [ -f "$ok_stamp" ] && [ "$(<"$ok_stamp")" = "$kernel_id" ] && [ "$ok_stamp" -nt /var/lib/dpkg/status ] &&
    [ -f dist/.build-stamp ] && [ -f dist/ecapture.mjs ] && [ -f native/build/Release/ecapture_native.node ] && [ -f build/bpf/tls/openssl.bpf.o ] &&
    [ -z "$(find src test scripts bench bpf native/src native/binding.gyp native/index.d.ts Makefile tsconfig.json \
           package.json package-lock.json -newer "$ok_stamp" -print -quit 2>/dev/null)" ]; then
@@ -88,7 +91,7 @@ fi
 # start); regenerated when an object or the kernel changes, and optional: without it objects load as before
 btfstamp=build/btf-cache/.stamp
 if [ -r /sys/kernel/btf/vmlinux ] && command -v bpftool >/dev/null 2>&1 &&
-   { [ ! -f "$btfstamp" ] || [ "$(cat "$btfstamp")" != "$kernel_id" ] || [ -n "$(find build/bpf -name '*.bpf.o' -newer "$btfstamp" -print -quit)" ]; }; then
+   { [ ! -f "$btfstamp" ] || [ "$(<"$btfstamp")" != "$kernel_id" ] || [ -n "$(find build/bpf -name '*.bpf.o' -newer "$btfstamp" -print -quit)" ]; }; then
   node dist/scripts/gen-min-btf.js >&2 && echo "$kernel_id" > "$btfstamp" || true
 fi
 

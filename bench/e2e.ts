@@ -8,8 +8,9 @@
  * (ECAPTURE_BENCH_ROUNDS, default 2), each after a 2 s warm-up, and are averaged.
  * Also: lost events, the capture process's peak RSS, and startup time (command → all hooks attached).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { have, sleep, startNginx, stop, waitOutput, wrk } from './load.js';
+import { mkdtempSync, readFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../src/util/paths.js';
@@ -22,61 +23,11 @@ const BPF_ONLY = join(projectRoot, 'dist', 'bench', 'bpf-only.js');
  * changed the rates by up to ±15 % from one attach to the next; pinned, by ~3 %. The capture process is
  * not pinned: it takes its CPU from both, as it would on a real server.
  */
-const PIN = availableParallelism() >= 2 && spawnSync('sh', ['-c', 'command -v taskset']).status === 0;
+const PIN = availableParallelism() >= 2 && have('taskset');
 /** the node flags bin/ecapture uses */
 const NODE_FLAGS = ['--max-semi-space-size=32'];
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-async function waitOutput(p: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
-  let buf = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${buf.slice(-500)}`)), timeoutMs);
-    const on = (d: Buffer): void => {
-      buf += d.toString();
-      if (re.test(buf)) {
-        clearTimeout(t);
-        resolve(buf);
-      }
-    };
-    p.stdout?.on('data', on);
-    p.stderr?.on('data', on);
-  });
-}
-
-function startNginx(dir: string, port: number): ChildProcess {
-  spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  writeFileSync(join(dir, 'index.html'), 'hello from nginx\n');
-  writeFileSync(join(dir, 'nginx.conf'), `
-worker_processes 1;${PIN ? '\nworker_cpu_affinity 01;' : ''}
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${dir}/cert.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    root ${dir};
-  }
-}`);
-  return spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
-}
-
-function wrk(port: number, seconds: number): number {
-  const args = ['-t1', '-c4', `-d${seconds}s`, `https://127.0.0.1:${port}/index.html`];
-  const r = PIN ? spawnSync('taskset', ['-c', '1', 'wrk', ...args], { encoding: 'utf8' }) : spawnSync('wrk', args, { encoding: 'utf8' });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
-  if (!m) throw new Error(`wrk failed: ${r.stdout} ${r.stderr}`);
-  return Number(m[1]);
-}
+const url = (port: number): string => `https://127.0.0.1:${port}/index.html`;
 
 function peakRssMb(pid: number): number {
   try {
@@ -87,12 +38,6 @@ function peakRssMb(pid: number): number {
   }
 }
 
-async function stop(p: ChildProcess, sig: NodeJS.Signals = 'SIGINT'): Promise<void> {
-  if (p.exitCode !== null) return;
-  const done = new Promise((r) => p.on('exit', r));
-  p.kill(sig);
-  await Promise.race([done, sleep(10_000)]);
-}
 
 export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<BenchResult[]> {
   const seconds = opts.seconds ?? Number(process.env.ECAPTURE_BENCH_SECONDS ?? 10);
@@ -103,12 +48,12 @@ export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<Be
   const dir = mkdtempSync(join(tmpdir(), 'ecap-bench-'));
   chmodSync(dir, 0o755);
   const port = 20000 + (process.pid % 20000);
-  const nginx = startNginx(dir, port);
+  const nginx = startNginx(dir, port, { files: { 'index.html': 'hello from nginx\n' }, pinWorker: PIN });
   const results: BenchResult[] = [];
   try {
     await sleep(500);
-    wrk(port, 2); // warm-up
-    const bare = wrk(port, seconds);
+    wrk(url(port), 2, PIN); // warm-up
+    const bare = wrk(url(port), seconds, PIN);
 
     // Rates differ by up to ±15 % from one attach to the next on this VM (within one attach they are steady),
     // so the probed configurations are measured in interleaved rounds and averaged; each one gets a 2 s
@@ -121,8 +66,8 @@ export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<Be
       const bt = spawn('bpftrace', ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
       await waitOutput(bt, /Attaching \d+ probes/, 30_000);
       await sleep(500);
-      wrk(port, 2);
-      const r = wrk(port, seconds);
+      wrk(url(port), 2, PIN);
+      const r = wrk(url(port), seconds, PIN);
       await stop(bt);
       return r;
     };
@@ -136,8 +81,8 @@ export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<Be
       let capErr = '';
       cap.stderr?.on('data', (d: Buffer) => (capErr += d.toString()));
       await waitOutput(cap, /capture started/, 30_000);
-      wrk(port, 2);
-      const rps = wrk(port, seconds);
+      wrk(url(port), 2, PIN);
+      const rps = wrk(url(port), seconds, PIN);
       const rss = peakRssMb(cap.pid!);
       await stop(cap);
       rmSync(events, { force: true });

@@ -11,8 +11,9 @@
  *   node dist/bench/run.js pcap          (root; nginx, wrk, openssl)
  *   ECAPTURE_BENCH_SECONDS=10            duration of each run (default 8)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { have, sleep, startNginx, stop, wrk } from './load.js';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../src/util/paths.js';
@@ -26,50 +27,6 @@ import { PacketCapture } from '../src/probes/tls/packets.js';
 import type { BenchResult } from './types.js';
 
 const CLI = join(projectRoot, 'dist', 'ecapture.mjs'); // what bin/ecapture runs
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-function startNginx(dir: string, port: number): ChildProcess {
-  spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  writeFileSync(join(dir, 'small.html'), 'hello from nginx\n');
-  writeFileSync(join(dir, 'big.bin'), Buffer.alloc(64 << 10, 0x61));
-  writeFileSync(join(dir, 'nginx.conf'), `
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${dir}/cert.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    root ${dir};
-  }
-}`);
-  return spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
-}
-
-function wrk(url: string, seconds: number): number {
-  const r = spawnSync('wrk', ['-t1', '-c4', `-d${seconds}s`, url], { encoding: 'utf8' });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
-  if (!m) throw new Error(`wrk failed: ${r.stdout} ${r.stderr}`);
-  return Number(m[1]);
-}
-
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  const done = new Promise((r) => p.on('exit', r));
-  p.kill('SIGINT');
-  await Promise.race([done, sleep(20_000)]);
-}
-
 /** utime + stime of a process, ms */
 function cpuMs(pid: number): number {
   try {
@@ -112,7 +69,7 @@ async function captureRun(dir: string, filter: string[], url: string, seconds: n
   const rps = wrk(url, seconds);
   await sleep(300);
   const cpu1 = cpuMs(cap.pid!);
-  await stop(cap);
+  await stop(cap, 'SIGINT', 20_000);
   const line = /pcapng written (.*)|nothing captured on \S+: .*?(pcapfile=.*)/.exec(err)?.[0] ?? '';
   const num = (k: string): number => Number(new RegExp(`\\b${k}=(\\d+)`).exec(line)?.[1] ?? NaN);
   const fileBytes = existsSync(out) ? statSync(out).size : 0;
@@ -172,7 +129,7 @@ export async function benchPcap(opts: { seconds?: number } = {}): Promise<BenchR
   const dir = mkdtempSync(join(tmpdir(), 'ecap-bench-pcap-'));
   chmodSync(dir, 0o755);
   const port = 20000 + ((process.pid + 7919) % 20000);
-  const nginx = startNginx(dir, port);
+  const nginx = startNginx(dir, port, { files: { 'small.html': 'hello from nginx\n', 'big.bin': Buffer.alloc(64 << 10, 0x61) }, keepaliveRequests: 1000000 });
   const results: BenchResult[] = [...ceiling];
   try {
     await sleep(500);

@@ -42,16 +42,12 @@ static __always_inline struct socket *socket_of_fd(int fd)
 	return (struct socket *)BPF_CORE_READ(f, private_data);
 }
 
-/* Fill a tuple from a socket; returns 1 when it is an IPv4/IPv6 socket. */
-static __always_inline int tuple_of_socket(struct socket *sock, struct sock_tuple *t)
+/* Fill a tuple from a struct sock; returns 1 when it is an IPv4/IPv6 socket. */
+static __always_inline int tuple_of_sock(struct sock *sk, struct sock_tuple *t)
 {
-	struct sock *sk;
 	__u16 family;
 
 	__builtin_memset(t, 0, sizeof(*t));
-	if (!sock)
-		return 0;
-	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return 0;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -73,6 +69,16 @@ static __always_inline int tuple_of_socket(struct socket *sock, struct sock_tupl
 	t->lport = 0;
 	t->rport = 0;
 	return 0;
+}
+
+/* Fill a tuple from a socket; returns 1 when it is an IPv4/IPv6 socket. */
+static __always_inline int tuple_of_socket(struct socket *sock, struct sock_tuple *t)
+{
+	if (!sock) {
+		__builtin_memset(t, 0, sizeof(*t));
+		return 0;
+	}
+	return tuple_of_sock(BPF_CORE_READ(sock, sk), t);
 }
 
 #endif

@@ -5,10 +5,16 @@
  *     ok  = lib_write_ex(conn, buf, len, size_t *done)                   (ok == 1, bytes in *done)
  * Entry probes remember the call per thread; return probes send the bytes, in chunks, with who and where.
  *
- * The socket is found without kprobes and without library struct offsets: a read/write/send/recv syscall
- * made by the same thread inside the TLS call names the fd (blocking BIO users: curl, python, nginx); for
- * memory-BIO users (node) the first socket syscall after a TLS call that had no fd binds it. The fd then
- * gives the tuple by walking task->files to the struct sock (see sock.bpf.h).
+ * The socket is found without kprobes, in this order:
+ *   1. the library's own struct, where the object defines TLS_STRUCT_FD (OpenSSL/BoringSSL: SSL->rbio/wbio->num
+ *      of a descriptor BIO, with the file's layout; nginx, wrk, python). Nothing else has to run.
+ *   2. a socket operation made by the same thread inside the TLS call (a custom-BIO user such as curl). Where the
+ *      kernel has the sock:sock_send_length/sock_recv_length tracepoints (Linux >= 6.3) they give the struct sock
+ *      (raw tracepoints, run for socket I/O only); the fd is then found once per connection by a scan of the
+ *      thread's fd table. Elsewhere eight sys_enter_* tracepoints give the fd; these are the fallback because
+ *      enabling any syscall tracepoint puts every syscall of every process on the kernel's slow path.
+ *   3. memory-BIO users (node): the first socket operation after a TLS call that had no socket binds it.
+ * The fd gives the tuple by walking task->files to the struct sock (see sock.bpf.h).
  */
 #ifndef ECAP_TLS_DATA_BPF_H
 #define ECAP_TLS_DATA_BPF_H
@@ -16,10 +22,16 @@
 #include "common.bpf.h"
 #include "sock.bpf.h"
 
+/* The fd a library's own struct names for connection object `conn` (direction `dir`), or -1. */
+#ifndef TLS_STRUCT_FD
+#define TLS_STRUCT_FD(conn, lib_id, dir) (-1)
+#endif
+
 struct active_call {
 	__u64 conn;
 	__u64 buf;
 	__u64 done_ptr; /* size_t * of the _ex forms, 0 otherwise */
+	__u64 sk;       /* struct sock * of a nested socket operation (sock_*_length tracepoints), 0 if none */
 	__s32 fd;       /* fd seen in a nested syscall, -1 if none */
 	__u32 dir;
 	__u32 lib_id;
@@ -35,6 +47,7 @@ struct conn_key {
 struct conn_state {
 	__s32 fd;
 	__u32 lib_id;
+	__u64 sk; /* the struct sock * it is bound to (0 = not known) */
 	__u64 seq[2]; /* per enum data_dir */
 	struct sock_tuple tuple;
 };
@@ -67,6 +80,10 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tls_data_event);
 } data_scratch SEC(".maps");
+
+/* bpf_loop (5.17+) sends up to ECAP_MAX_CHUNKS chunks per call (older kernels get a short unrolled loop)
+ * and scans fd tables. */
+const volatile __u32 have_bpf_loop = 1;
 
 /* Make the wire structs visible in BTF for the TypeScript generator. */
 struct tls_data_event *_btf_tls_data_event __attribute__((unused));
@@ -111,13 +128,103 @@ static __always_inline void send_bind(void *ctx, struct conn_key *k, struct conn
 		count_drop(DROP_RINGBUF_FULL, 0);
 }
 
-/* Bind a connection object to a socket fd: remember the fd and its endpoints. */
+/* Bind a connection object to a socket fd: remember the fd, its struct sock and its endpoints. */
 static __always_inline void bind_fd(struct conn_state *st, int fd, struct socket *sock)
 {
 	st->fd = fd;
 	if (!sock)
 		sock = socket_of_fd(fd);
+	st->sk = sock ? (__u64)BPF_CORE_READ(sock, sk) : 0;
 	tuple_of_socket(sock, &st->tuple);
+}
+
+/* How many fds fd_of_sk() looks at: fds are handed out lowest first, so this is the number of files a
+ * process has open before a connection's fd is not found (its events then carry the tuple, fd -1). */
+#define ECAP_FD_SCAN_MAX (1 << 16)
+
+struct fd_scan {
+	struct file **fds;
+	__u64 sk;
+	__u32 max;
+	__s32 fd;
+};
+
+static long fd_scan_step(__u32 i, void *data)
+{
+	struct fd_scan *s = data;
+	struct file *f = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (i >= s->max)
+		return 1;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &s->fds[i]) != 0 || !f)
+		return 0;
+	/* private_data is a struct socket * only for sockets: compare first, check the file type on a match */
+	sock = (struct socket *)BPF_CORE_READ(f, private_data);
+	if (!sock || (__u64)BPF_CORE_READ(sock, sk) != s->sk)
+		return 0;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & ECAP_S_IFMT) != ECAP_S_IFSOCK)
+		return 0;
+	s->fd = (__s32)i;
+	return 1;
+}
+
+/* The current task's fd for struct sock `sk`, or -1. Runs once per connection (see bind_sk). */
+static __always_inline int fd_of_sk(__u64 sk)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt;
+	struct fd_scan s = {};
+
+	if (!have_bpf_loop || !files)
+		return -1; /* kernels without bpf_loop have no sock_*_length tracepoints either */
+	fdt = BPF_CORE_READ(files, fdt);
+	if (!fdt)
+		return -1;
+	s.fds = BPF_CORE_READ(fdt, fd);
+	s.max = BPF_CORE_READ(fdt, max_fds);
+	s.sk = sk;
+	s.fd = -1;
+	if (!s.fds)
+		return -1;
+	bpf_loop(ECAP_FD_SCAN_MAX, fd_scan_step, &s, 0);
+	return s.fd;
+}
+
+/* Bind a connection object to the struct sock seen in a socket operation (its fd found by a scan). */
+static __always_inline void bind_sk(struct conn_state *st, __u64 sk)
+{
+	st->sk = sk;
+	st->fd = fd_of_sk(sk);
+	tuple_of_sock((struct sock *)sk, &st->tuple);
+}
+
+/* Called from the sock_send_length/sock_recv_length raw tracepoints for every socket operation. */
+static __always_inline int on_sock_io(void *ctx, __u64 sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct active_call *c = bpf_map_lookup_elem(&active_calls, &id);
+	struct conn_key *pk;
+	struct conn_state *st;
+
+	if (c) {
+		if (c->fd < 0 && !c->sk)
+			c->sk = sk;
+		return 0;
+	}
+	pk = bpf_map_lookup_elem(&pending_bind, &id);
+	if (!pk)
+		return 0;
+	st = bpf_map_lookup_elem(&conns, pk);
+	if (st && st->fd < 0 && !st->sk) {
+		bind_sk(st, sk);
+		send_bind(ctx, pk, st);
+	}
+	bpf_map_delete_elem(&pending_bind, &id);
+	return 0;
 }
 
 /* Called from the syscall tracepoints for read/write-like calls on `fd`. */
@@ -142,7 +249,7 @@ static __always_inline int on_io_syscall(void *ctx, int fd)
 	if (!sock)
 		return 0; /* not a socket (a log file, a pipe): keep waiting */
 	st = bpf_map_lookup_elem(&conns, pk);
-	if (st && st->fd < 0) {
+	if (st && st->fd < 0 && !st->sk) {
 		bind_fd(st, fd, sock);
 		send_bind(ctx, pk, st);
 	}
@@ -150,8 +257,6 @@ static __always_inline int on_io_syscall(void *ctx, int fd)
 	return 0;
 }
 
-/* bpf_loop (5.17+) sends up to ECAP_MAX_CHUNKS chunks per call; older kernels get a short unrolled loop. */
-const volatile __u32 have_bpf_loop = 1;
 #define ECAP_FALLBACK_CHUNKS 4
 
 static __always_inline __u32 max_chunks(void)
@@ -278,6 +383,8 @@ static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
 	__u32 dir;
 	__u64 len = 0;
 	long ret;
+	int fd;
+	struct socket *sock;
 
 	if (!cp)
 		return 0;
@@ -300,12 +407,20 @@ static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
 		count_drop(DROP_MAP_FULL, len);
 		return 0;
 	}
-	if (c.fd >= 0 && c.fd != st->fd) {
-		bind_fd(st, c.fd, NULL);
+	fd = c.fd >= 0 ? c.fd : TLS_STRUCT_FD(c.conn, c.lib_id, dir);
+	if (fd >= 0 && fd == st->fd && st->tuple.family) {
+		/* bound already (the usual case) */
+	} else if (fd >= 0 && (sock = socket_of_fd(fd))) {
+		bind_fd(st, fd, sock); /* new, changed, or bound before connect() completed */
+	} else if (c.sk) {
+		if (c.sk != st->sk)
+			bind_sk(st, c.sk);
+	} else if (c.fd >= 0) {
+		bind_fd(st, c.fd, NULL); /* not a socket: the fd without a tuple */
 	} else if (st->fd >= 0 && st->tuple.family == 0) {
-		bind_fd(st, st->fd, NULL); /* e.g. bound before connect() completed */
+		bind_fd(st, st->fd, NULL);
 	}
-	if (st->fd < 0)
+	if (st->fd < 0 && !st->sk)
 		bpf_map_update_elem(&pending_bind, &id, &key, BPF_ANY);
 	if (len == 0)
 		return 0;
@@ -360,5 +475,18 @@ ECAP_IO_TP(sys_enter_read)
 ECAP_IO_TP(sys_enter_readv)
 ECAP_IO_TP(sys_enter_recvfrom)
 ECAP_IO_TP(sys_enter_recvmsg)
+
+/* The same, from the socket layer (Linux >= 6.3): raw tracepoints, run for socket operations only. */
+SEC("raw_tp/sock_send_length")
+int rtp_sock_send_length(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_sock_io(ctx, ctx->args[0]);
+}
+
+SEC("raw_tp/sock_recv_length")
+int rtp_sock_recv_length(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_sock_io(ctx, ctx->args[0]);
+}
 
 #endif

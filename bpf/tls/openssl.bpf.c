@@ -11,8 +11,36 @@
  * uretprobe another one), and a handshake completed inside SSL_read/SSL_write (memory-BIO users such as node
  * never call SSL_do_handshake) is found at the entry of the connection's next SSL_write.
  */
-#include "tls_data.bpf.h"
 #include "openssl_keys.bpf.h"
+
+/* BIO_TYPE_DESCRIPTOR | BIO_TYPE_SOURCE_SINK: the socket, fd, connect, accept and datagram BIOs, whose num is the fd */
+#define ECAP_BIO_DESCRIPTOR_SINK 0x0500
+
+/*
+ * The fd behind an SSL object, read from the library's structs with the hooked file's layout (lib_layouts,
+ * which text mode fills only for layouts known exactly): SSL->wbio (writes) or ->rbio (reads), when that BIO
+ * is a descriptor BIO; -1 otherwise (memory BIOs as node's, custom BIOs as curl's, unknown layouts).
+ */
+static __always_inline int ssl_struct_fd(__u64 ssl, __u32 lib_id, __u32 dir)
+{
+	struct lib_offsets *lo = layout_of(lib_id);
+	__u64 conn, bio, method;
+	__s32 num;
+
+	if (!lo || lo->bio_num == LIB_OFFSET_NONE || lo->bio_method == LIB_OFFSET_NONE ||
+	    lo->bio_method_type == LIB_OFFSET_NONE)
+		return -1;
+	conn = tls_conn_of(lo, ssl);
+	bio = rd_ptr(conn, dir == DIR_WRITE ? lo->ssl_wbio : lo->ssl_rbio);
+	method = rd_ptr(bio, lo->bio_method);
+	if (!method || (rd_u32(method, lo->bio_method_type) & 0xff00) != ECAP_BIO_DESCRIPTOR_SINK)
+		return -1;
+	num = (__s32)rd_u32(bio, lo->bio_num);
+	return num >= 0 ? num : -1;
+}
+#define TLS_STRUCT_FD(conn, lib_id, dir) ssl_struct_fd((conn), (lib_id), (dir))
+
+#include "tls_data.bpf.h"
 
 const volatile __u32 capture_data = 1;
 

@@ -258,5 +258,5 @@ export function ourLoadedPrograms(): string[] {
   const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
   if (r.status !== 0) return [];
   const progs = JSON.parse(r.stdout) as { name?: string; pids?: { pid: number }[] }[];
-  return progs.map((p) => p.name ?? "").filter((n) => /^(uprobe_ssl|uretprobe_ssl|tp_sys_enter|tp_sched_proc)/.test(n));
+  return progs.map((p) => p.name ?? "").filter((n) => /^(uprobe_ssl|uretprobe_ssl|tp_sys_enter|rtp_sock|tp_sched_proc)/.test(n));
 }

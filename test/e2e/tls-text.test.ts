@@ -55,9 +55,21 @@ function httpBody(stream: Buffer): Buffer {
   return i < 0 ? Buffer.alloc(0) : stream.subarray(i + 4);
 }
 
-test('tls text: curl, python3 and node are captured with pid, comm, tuple and the whole body', async (t) => {
+/**
+ * The three ways a connection finds its socket (bpf/lib/tls_data.bpf.h): the library's struct (nginx-like
+ * socket BIOs: s_server, python) with the socket-layer tracepoints for the rest (curl's own BIO, node's
+ * memory BIO); the socket-layer tracepoints alone (fd found by scanning the fd table); the syscall
+ * tracepoints (kernels before 6.3).
+ */
+const BINDINGS = [
+  { how: 'library struct + socket tracepoints', env: {}, hooks: 'socket' },
+  { how: 'socket tracepoints, fd-table scan', env: { ECAPTURE_NO_STRUCT_FD: '1' }, hooks: 'socket' },
+  { how: 'syscall tracepoints', env: { ECAPTURE_NO_STRUCT_FD: '1', ECAPTURE_IO_HOOKS: 'syscalls' }, hooks: 'syscalls' },
+];
+
+for (const b of BINDINGS) test(`tls text: curl, python3 and node are captured with pid, comm, tuple and the whole body (${b.how})`, async (t) => {
   if (!canRunBpf(t) || !needPrograms(t, 'openssl', 'curl', 'bpftool')) return;
-  const cap = await startCapture(['tls']);
+  const cap = await startCapture(['tls', '-d'], { env: b.env });
   const url = (p: string): string => `https://127.0.0.1:${port}/${p}`;
   const curl = await run('curl', ['-sk', '--http1.1', '-o', '/dev/null', url('big.txt')]);
   const curl2 = await run('curl', ['-sk', '--http1.1', '-o', '/dev/null', url('curl.txt')]);
@@ -96,6 +108,12 @@ test('tls text: curl, python3 and node are captured with pid, comm, tuple and th
   assert.equal(createHash('sha256').update(got).digest('hex'), sha, 'body sha256');
   assert.match(cap.stderr(), /captured \d+ events/, 'summary printed');
   assert.match(cap.stderr(), /lost 0 events/, 'nothing lost');
+  assert.match(cap.stderr(), new RegExp(`fd-binding hooks .*hooks=${b.hooks}`), 'the binding hooks attached');
+  // every connection of a client has one fd, the same in its requests and responses
+  for (const pid of [curl.pid, curl2.pid, py.pid, nd.pid]) {
+    const fds = new Set(events.filter((e) => e.pid === pid && (e.dst === serverEnd || e.src === serverEnd)).map((e) => e.fd));
+    assert.ok(fds.size === 1 && [...fds][0]! > 2, `pid ${pid}: one real fd for its one connection (${[...fds].join(',')})`);
+  }
 });
 
 test('tls text: --pid keeps one process and excludes the others', async (t) => {

@@ -23,6 +23,35 @@ export const IO_TRACEPOINTS: readonly [string, string][] = [
   'sys_enter_recvmsg',
 ].map((n) => ['syscalls', n] as [string, string]);
 
+/** Raw tracepoints that do the same from the socket layer (Linux >= 6.3), preferred: see attachIoHooks(). */
+export const SOCK_IO_RAW_TRACEPOINTS: readonly string[] = ['sock_send_length', 'sock_recv_length'];
+
+/** Every program of the fd-binding hooks, e.g. to leave them unloaded where they are not used. */
+export const IO_HOOK_PROGRAMS: readonly string[] = [
+  ...IO_TRACEPOINTS.map(([, n]) => `tp_${n}`),
+  ...SOCK_IO_RAW_TRACEPOINTS.map((n) => `rtp_${n}`),
+];
+
+/**
+ * Attach the fd-binding hooks of bpf/lib/tls_data.bpf.h: the socket-layer raw tracepoints where the kernel has
+ * them, else the syscall tracepoints. The syscall tracepoints are the fallback because enabling any of them
+ * puts every syscall of every process on the kernel's slow path (measured: 2–5 points of nginx+wrk
+ * throughput under capture, `npm run bench -- e2e`). Returns which were attached.
+ */
+export function attachIoHooks(obj: LoadedObject): 'socket' | 'syscalls' {
+  const links: number[] = [];
+  if (process.env.ECAPTURE_IO_HOOKS !== 'syscalls') {
+    try {
+      for (const n of SOCK_IO_RAW_TRACEPOINTS) links.push(obj.attachRawTracepoint(`rtp_${n}`, n));
+      return 'socket';
+    } catch {
+      for (const l of links) obj.detach(l); // no such tracepoint (Linux < 6.3): the syscall tracepoints
+    }
+  }
+  for (const [cat, name] of IO_TRACEPOINTS) obj.attachTracepoint(`tp_${name}`, cat, name);
+  return 'syscalls';
+}
+
 export const FILTER_PID = 1;
 export const FILTER_UID = 2;
 export const FILTER_CGROUP = 4;

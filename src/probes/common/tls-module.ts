@@ -2,7 +2,7 @@
  * What the TLS capture modules (tls, gnutls, gotls, nss) share, so that each of them says only what is special
  * about its library (how targets are found and hooked, what its events are, its counters):
  *   - one loaded capture object whose uprobes carry the target's id as attach cookie;
- *   - start(): the fd-binding tracepoints of bpf/lib/tls_data.bpf.h (when used), the targets found by init(),
+ *   - start(): the fd-binding hooks of bpf/lib/tls_data.bpf.h (when used), the targets found by init(),
  *     the event reader, the pcap session (if any), and the exec watcher that hooks programs started later
  *     (not when the user named one file);
  *   - hook(): attach a target's probes, all or none;
@@ -16,7 +16,7 @@ import type { ModuleName } from '../../model/records.js';
 import type { LoadedObject } from '../../bpf/object.js';
 import { exePath } from '../../discovery/proc.js';
 import type { TlsDataDecoder } from './tls-data.js';
-import { applyLiveFilter, eventReadOptions, IO_TRACEPOINTS, onlyFilterChanged } from './load.js';
+import { applyLiveFilter, attachIoHooks, eventReadOptions, onlyFilterChanged } from './load.js';
 import type { PcapSession } from './pcap-session.js';
 import { processLibraryPath } from './lib-finder.js';
 
@@ -77,7 +77,7 @@ export abstract class TlsCaptureModule<H extends HookedTarget<unknown>> implemen
 
   /** The option naming one file to hook (--libssl, …): when given, programs started later are not looked at. */
   protected abstract readonly fileOption: string;
-  /** Whether start() attaches the fd-binding tracepoints (`tp_sys_enter_*`). */
+  /** Whether start() attaches the fd-binding hooks (attachIoHooks()). */
   protected abstract usesIoTracepoints(): boolean;
   /** Attach what init() found; an error is fatal. */
   protected abstract attachInitial(): void;
@@ -90,7 +90,7 @@ export abstract class TlsCaptureModule<H extends HookedTarget<unknown>> implemen
 
   async start(): Promise<void> {
     const obj = this.obj!;
-    if (this.usesIoTracepoints()) for (const [cat, name] of IO_TRACEPOINTS) obj.attachTracepoint(`tp_${name}`, cat, name);
+    if (this.usesIoTracepoints()) this.ctx.log.debug('fd-binding hooks', { hooks: attachIoHooks(obj) });
     this.attachInitial();
     const r = eventReadOptions(this.config);
     obj.readEvents('events_rb', 'events_pb', r.usePerf, r.pagesPerCpu, this.sampleHandler(), (n) => {

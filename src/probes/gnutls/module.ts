@@ -16,7 +16,7 @@ import type { ModuleContext, ModuleStats } from '../../registry.js';
 import { LoadedObject, type OpenOptions } from '../../bpf/object.js';
 import { decodeGnutlsKeylogEvent, decodeGnutlsSecretsEvent, GnutlsEventKind } from '../../gen/events.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
-import { baseLoadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { baseLoadOptions, IO_HOOK_PROGRAMS } from '../common/load.js';
 import { findLibraryTargets } from '../common/initial-targets.js';
 import { KeyLog } from '../common/key-log.js';
 import { PcapSession } from '../common/pcap-session.js';
@@ -99,7 +99,7 @@ export class GnutlsModule extends TlsCaptureModule<Hooked> {
     this.decoder = new TlsDataDecoder('gnutls', ctx.wallClock, ctx.emit);
     const o: OpenOptions = baseLoadOptions(this.config);
     // the plaintext programs and their fd-binding tracepoints are not needed for keys, and the reverse
-    const dataProgs = [...Object.values(DATA_PROGRAMS).flatMap((p) => [p!.entry, ...(p!.ret ? [p!.ret] : [])]), ...IO_TRACEPOINTS.map(([, n]) => `tp_${n}`)];
+    const dataProgs = [...Object.values(DATA_PROGRAMS).flatMap((p) => [p!.entry, ...(p!.ret ? [p!.ret] : [])]), ...IO_HOOK_PROGRAMS];
     const keyProgs = ['uprobe_gnutls_keylog', 'uprobe_gnutls_handshake', 'uretprobe_gnutls_handshake'];
     o.autoload = { ...o.autoload, ...Object.fromEntries((this.mode === 'text' ? keyProgs : dataProgs).map((n) => [n, false])) };
     this.obj = LoadedObject.load('tls/gnutls', o);

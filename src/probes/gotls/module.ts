@@ -17,7 +17,7 @@ import { LoadedObject, type OpenOptions } from '../../bpf/object.js';
 import { EventKind, decodeGoKeylogEvent } from '../../gen/events.js';
 import { features } from '../../bpf/features.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
-import { baseLoadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { baseLoadOptions, IO_HOOK_PROGRAMS } from '../common/load.js';
 import { requireProcess, scanRunningProcesses } from '../common/initial-targets.js';
 import { KeyLog } from '../common/key-log.js';
 import { PcapSession } from '../common/pcap-session.js';
@@ -32,7 +32,7 @@ type Mode = 'text' | 'keylog' | 'pcap';
 
 
 /** Maps and programs of tls_data.bpf.h that only the entry/return path of the C libraries uses. */
-const UNUSED_PROGRAMS = IO_TRACEPOINTS.map(([, n]) => `tp_${n}`);
+const UNUSED_PROGRAMS = IO_HOOK_PROGRAMS;
 const UNUSED_MAPS = ['active_calls', 'pending_bind'];
 
 export const DEFAULT_KEYLOG = 'ecapture_gotls_key.log';

@@ -20,6 +20,8 @@ export interface TargetLayout {
   /** set when the version could not be placed exactly: names the version and the layout used */
   warning?: string;
   reason: string;
+  /** the library's accessor functions were read and agree with the layout (none disagrees) */
+  accessorsAgree: boolean;
 }
 
 interface Cached {
@@ -30,6 +32,7 @@ interface Cached {
   kind: 'openssl' | 'boringssl';
   warning?: string;
   reason: string;
+  accessorsAgree: boolean;
 }
 
 let disk: FileCache<Cached> | undefined;
@@ -41,7 +44,7 @@ export function layoutForFile(path: string, forceVersion: string | undefined): T
   const ck = `${fkey ?? path}:${forceVersion ?? ''}`;
   const hit = memo.get(ck);
   if (hit) return hit;
-  disk ??= new FileCache<Cached>('ssl-layouts-v1');
+  disk ??= new FileCache<Cached>('ssl-layouts-v2');
   const persisted = fkey ? disk.get(ck) : undefined;
   if (persisted) {
     memo.set(ck, persisted);
@@ -54,6 +57,7 @@ export function layoutForFile(path: string, forceVersion: string | undefined): T
     exact: selection.exact,
     kind: selection.kind,
     reason: selection.reason,
+    accessorsAgree: (selection.check?.checked.length ?? 0) > 0 && (selection.check?.mismatches.length ?? 1) === 0,
   };
   if (detected.version) out.version = detected.version;
   else if (detected.kind === 'boringssl') out.version = 'boringssl';

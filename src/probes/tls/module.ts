@@ -23,7 +23,7 @@ import { exePath } from '../../discovery/proc.js';
 import { encodeLibOffsets } from '../../tls/lib-offsets.js';
 import { selectForcedLayout } from '../../tls/openssl-version.js';
 import { TlsDataDecoder } from '../common/tls-data.js';
-import { baseLoadOptions, IO_TRACEPOINTS } from '../common/load.js';
+import { baseLoadOptions, IO_HOOK_PROGRAMS, IO_TRACEPOINTS } from '../common/load.js';
 import { findLibraryTargets } from '../common/initial-targets.js';
 import { PcapSession } from '../common/pcap-session.js';
 import { type HookedTarget, TlsCaptureModule, uprobeTable, type UprobePrograms } from '../common/tls-module.js';
@@ -129,8 +129,8 @@ export class TlsModule extends TlsCaptureModule<Hooked> {
         capture_data: rodata.u32(0),
         ...(defaultLayout ? { lib_offsets: encodeLibOffsets(defaultLayout.offsets) } : {}),
       };
-      // the plaintext path's fd-binding tracepoints are not used in these modes
-      o.autoload = { ...o.autoload, ...Object.fromEntries(IO_TRACEPOINTS.map(([, n]) => [`tp_${n}`, false])) };
+      // the plaintext path's fd-binding hooks are not used in these modes
+      o.autoload = { ...o.autoload, ...Object.fromEntries(IO_HOOK_PROGRAMS.map((n) => [n, false])) };
     } else {
       o.autoload = { ...o.autoload, ...Object.fromEntries(IO_TRACEPOINTS.map(([, n]) => [`keys_${n}`, false])) };
     }
@@ -219,6 +219,27 @@ export class TlsModule extends TlsCaptureModule<Hooked> {
     for (const f of found) if (!this.targets.has(f.key)) this.attachTarget(f, false);
   }
 
+  /**
+   * Text mode: give the kernel the file's struct layout when it is known exactly or the library's accessor
+   * functions agree with it, so that the fd of a connection is read from SSL->rbio/wbio (ssl_struct_fd() in
+   * bpf/tls/openssl.bpf.c) instead of being found through the socket operations the call makes. The kernel
+   * still checks that the BIO is a descriptor BIO and the fd a socket. ECAPTURE_NO_STRUCT_FD=1 turns this off
+   * (tests of the other path).
+   */
+  private structFdLayout(t: SslTarget, id: number): void {
+    if (process.env.ECAPTURE_NO_STRUCT_FD === '1' || id >= 1024) return;
+    let l: TargetLayout;
+    try {
+      l = layoutForFile(t.path, undefined);
+    } catch {
+      return;
+    }
+    if (!l.exact && !l.accessorsAgree) return;
+    const { key, value } = layoutMapEntry(id, l);
+    this.obj!.update('lib_layouts', key, value);
+    this.ctx.log.debug('fd from the library struct', { path: t.displayPath, layout: describeLayout(l) });
+  }
+
   /** BoringSSL keeps TLS 1.3 secrets only during the handshake: snapshot them at its syscalls. */
   private ensureBsslTracepoints(): void {
     if (this.bsslTracepoints) return;
@@ -230,7 +251,9 @@ export class TlsModule extends TlsCaptureModule<Hooked> {
     const id = this.targets.size + 1;
     let layout: TargetLayout | undefined;
     const links = this.hook(t, id, fatal, 'a TLS library', (uprobe) => {
-      if (this.mode !== 'text') {
+      if (this.mode === 'text') {
+        this.structFdLayout(t, id);
+      } else {
         layout = this.layoutFor(t);
         if (id < 1024) {
           const { key, value } = layoutMapEntry(id, layout);

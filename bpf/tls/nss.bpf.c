@@ -178,14 +178,11 @@ static __always_inline int nss_writev_exit(struct pt_regs *ctx, __u32 iovs)
 	w.key.tgid = id >> 32;
 	w.key.conn = c.conn;
 	st = conn_state_get(&w.key, c.lib_id);
-	if (!st)
+	if (!st) {
+		call_done(&c);
 		return 0;
-	if (c.fd >= 0 && c.fd != st->fd)
-		bind_fd(st, c.fd, NULL);
-	else if (st->fd >= 0 && st->tuple.family == 0)
-		bind_fd(st, st->fd, NULL);
-	if (st->fd < 0)
-		bpf_map_update_elem(&pending_bind, &id, &w.key, BPF_ANY);
+	}
+	bind_after_call(st, &c, id, &w.key);
 	if ((int)ret <= 0)
 		return 0;
 	w.ctx = ctx;

@@ -485,6 +485,8 @@ static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
 	} else if ((int)ret > 0) {
 		len = (__u32)(int)ret;
 	}
+	if (len == 0 && c.sfd >= 0)
+		return 0; /* nothing moved (WANT_READ), and the socket is known whenever data does */
 
 	key.tgid = id >> 32;
 	key.conn = c.conn;

@@ -7,6 +7,7 @@
  * response according to its pseudo-headers. (One file of ~380 lines on purpose: the whole frame machine.)
  */
 import { ByteQueue } from '../byte-queue.js';
+import type { PendingRequest, StreamPairing } from '../pairing.js';
 import { StreamMap } from '../stream-map.js';
 import { BodyCollector } from '../body.js';
 import { H2_PREFACE } from '../detect.js';
@@ -15,7 +16,7 @@ import type { DirParser, ParserCounters } from '../parser.js';
 import type { HeaderList, HttpMessage, IncompleteReason, L7Message } from '../types.js';
 import { controlMessage, FLAG, FRAME, frameName } from './frames.js';
 import { HpackDecoder } from './hpack.js';
-import { addNote, buildMessage, headerFacts, newFacts, setFacts, type HeaderFacts, type StreamHalf } from './streams.js';
+import { addNote, buildMessage, headerFacts, newFacts, setFacts, statusCode, type HeaderFacts, type StreamHalf } from './streams.js';
 
 const enum St { Start, Header, Payload, DataPad, Data, Skip, Dead }
 
@@ -23,11 +24,16 @@ export interface H2Hooks<T> {
   readonly limits: Limits;
   readonly budget: MemBudget;
   readonly counters: ParserCounters;
+  /**
+   * The connection's request/response pairing, shared by both directions: a request's headers open its
+   * entry (method and path known early), its end sets endNs, and a response is built with the request it
+   * answers (in the parser, so that a paired response is made in one object literal).
+   */
+  readonly pairing: StreamPairing;
+  timeOf(tag: T): bigint;
   /** a control message */
   control(msg: L7Message, start: T, end: T): void;
-  /** a request's headers were decoded (pairing learns method and path early) */
-  requestHead(streamId: number, method: string | undefined, target: string | undefined): void;
-  /** a stream half is finished */
+  /** a stream half is finished (and paired) */
   stream(msg: HttpMessage, start: T, end: T): void;
   /** RST_STREAM seen in this direction: the connection ends both halves */
   reset(streamId: number, code: number, end: T): void;
@@ -332,15 +338,42 @@ export class Http2Parser<T> implements DirParser<T> {
   }
 
   private emit(h: StreamHalf<T>, incomplete: IncompleteReason | undefined, code: number | undefined, pushed: boolean): void {
-    const c = this.hooks.counters;
+    const hooks = this.hooks;
+    const c = hooks.counters;
     if (incomplete) c.incomplete++;
-    const msg = buildMessage(h, this.hooks.limits, incomplete, code);
     const start = h.start;
+    const pairing = hooks.pairing;
+    let msg: HttpMessage;
+    if (h.kind === 'response') {
+      // a final response (or one without a valid :status) takes its request; a 1xx leaves it for the final one
+      const status = statusCode(h.status);
+      const req = status < 0 || status >= 200 ? pairing.take(h.id) : pairing.get(h.id);
+      msg = buildMessage(h, hooks.limits, incomplete, code, status, req, req === undefined ? 0n : hooks.timeOf(start));
+    } else {
+      msg = buildMessage(h, hooks.limits, incomplete, code, -1, undefined, 0n);
+    }
     if (h === this.once) this.clearOnce();
     if (pushed) msg.pushed = true;
     c.messages++;
     if (msg.bodyTruncated) c.truncatedBytes += msg.bodyTruncated;
-    this.hooks.stream(msg, start, this.curTag);
+    if (msg.kind === 'request') {
+      const r = pairing.get(msg.streamId!);
+      if (r && msg.incomplete === undefined) r.endNs = hooks.timeOf(this.curTag);
+    }
+    hooks.stream(msg, start, this.curTag);
+  }
+
+  /** A request's headers were decoded: pairing learns its method and path. */
+  private requestHead(sid: number, method: string | undefined, target: string | undefined): void {
+    let r: PendingRequest;
+    if (method !== undefined && target !== undefined) {
+      r = { method, target, endNs: undefined }; // the usual case, in one literal with the field set when it ends
+    } else {
+      r = {};
+      if (method !== undefined) r.method = method;
+      if (target !== undefined) r.target = target;
+    }
+    this.hooks.pairing.open(sid, r);
   }
 
   /** `this.once` keeps nothing of the message it was used for (its header list, its chunk's tag). */
@@ -407,7 +440,7 @@ export class Http2Parser<T> implements DirParser<T> {
     if (r.truncated) (notes ??= []).push(`header list over ${lim.maxHeaderBytes} bytes or ${lim.maxHeaderCount} fields; rest left out`);
     const f = headerFacts(list, this.facts);
     if (promised !== undefined) {
-      this.hooks.requestHead(promised, f.method, f.path);
+      this.requestHead(promised, f.method, f.path);
       this.emit(this.onceHalf(promised, start, 'request', list, f, notes), undefined, undefined, true);
       return true;
     }
@@ -436,7 +469,7 @@ export class Http2Parser<T> implements DirParser<T> {
         if (notes) h.notes = notes;
       }
       if (f.contentLength !== undefined) h.expect = f.contentLength;
-      if (h.kind === 'request') this.hooks.requestHead(sid, f.method, f.path);
+      if (h.kind === 'request') this.requestHead(sid, f.method, f.path);
     }
     if (endStream) {
       if (inTable) this.streams.delete(sid);

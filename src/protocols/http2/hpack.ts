@@ -115,9 +115,14 @@ export class HpackDecoder {
         // indexed field
         let idx = c & 0x7f;
         if (idx === 0x7f) {
-          this.pos = p;
-          idx = this.intTail(b, end, idx);
-          p = this.pos;
+          // indices 127-254 (one continuation byte) inline: a busy table puts most entries there
+          if (p < end && b[p]! < 0x80) {
+            idx += b[p++]!;
+          } else {
+            this.pos = p;
+            idx = this.intTail(b, end, idx);
+            p = this.pos;
+          }
         }
         if (idx <= 0 || idx > maxIndex) return idx === 0 ? 'hpack: index 0' : `hpack: bad index ${idx}`;
         let t: Tuple | null;
@@ -155,9 +160,13 @@ export class HpackDecoder {
       const mask = incr ? 0x3f : 0x0f;
       let idx = c & mask;
       if (idx === mask) {
-        this.pos = p;
-        idx = this.intTail(b, end, idx);
-        p = this.pos;
+        if (p < end && b[p]! < 0x80) {
+          idx += b[p++]!; // one continuation byte, inline (as for indexed fields)
+        } else {
+          this.pos = p;
+          idx = this.intTail(b, end, idx);
+          p = this.pos;
+        }
       }
       if (idx < 0 || idx > maxIndex) return idx < 0 ? 'hpack: truncated integer' : `hpack: bad index ${idx}`;
       let name: string | null;

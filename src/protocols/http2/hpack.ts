@@ -31,6 +31,10 @@ export interface HpackResult {
 const OK: HpackResult = Object.freeze({});
 
 type Tuple = readonly [string, string];
+/** encoded length from which a Huffman literal goes through the one-entry cache (see longHuffman) */
+const LONG_LITERAL = 64;
+/** longer ones are not kept (bounds what an idle connection's decoder holds: 8 KiB) */
+const LONG_LITERAL_MAX = 8192;
 const STATIC_NAMES: string[] = STATIC_TABLE.map((e) => e[0]);
 /** the static entries as tuples of the decoded lists (entry 0 unused) */
 const STATIC_TUPLES: Tuple[] = STATIC_TABLE.map((e): Tuple => [e[0], e[1]]);
@@ -54,6 +58,9 @@ export class HpackDecoder {
   private text = '';
   private unknown: number[] | undefined;
   private truncated = false;
+  /** the last long Huffman literal: its encoded bytes and its text (see longHuffman) */
+  private lastEnc: Uint8Array | undefined = undefined;
+  private lastText = '';
 
   constructor(
     private readonly hardMax = 65536,
@@ -210,12 +217,35 @@ export class HpackDecoder {
     if (s + len > end) return 'hpack: truncated string';
     this.pos = s + len;
     if (c & 0x80) {
+      if (len >= LONG_LITERAL && len <= LONG_LITERAL_MAX) return this.longHuffman(b, s, len);
       const t = huffmanDecode(b, s, s + len);
       if (t === undefined) return 'hpack: invalid Huffman code';
       this.text = t;
     } else {
       this.text = latin1(b, s, s + len);
     }
+    return undefined;
+  }
+
+  /**
+   * A long Huffman literal b[s, s + len) into this.text, through a one-entry cache of the last one decoded:
+   * a value sent on every request without indexing (a bearer token or a cookie, which encoders send
+   * never-indexed) is then compared (memcmp) instead of decoded (~5 ns per byte). The cache holds its own
+   * copy of the bytes (the chunk may be reused) and is replaced at each miss.
+   */
+  private longHuffman(b: Buffer, s: number, len: number): string | undefined {
+    const last = this.lastEnc;
+    if (last !== undefined && last.length === len && b.compare(last, 0, len, s, s + len) === 0) {
+      this.text = this.lastText;
+      return undefined;
+    }
+    const t = huffmanDecode(b, s, s + len);
+    if (t === undefined) return 'hpack: invalid Huffman code';
+    this.text = t;
+    const copy = new Uint8Array(len); // own memory, not a slice of Buffer's shared pool
+    copy.set(b.subarray(s, s + len));
+    this.lastEnc = copy;
+    this.lastText = t;
     return undefined;
   }
 

@@ -122,7 +122,8 @@ export class HpackDecoder {
         // indexed field
         let idx = c & 0x7f;
         if (idx === 0x7f) {
-          // indices 127-254 (one continuation byte) inline: a busy table puts most entries there
+          // indices 127-254 (one continuation byte) inline: a busy table puts most entries there (intTail
+          // calls were ~0.8 % of the tiny-GET profile, most of them for one continuation byte)
           if (p < end && b[p]! < 0x80) {
             idx += b[p++]!;
           } else {

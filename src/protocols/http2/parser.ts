@@ -392,7 +392,8 @@ export class Http2Parser<T> implements DirParser<T> {
    * A stream a single header block opens and ends (END_STREAM on a new stream): its message straight from
    * the block, as emit() would make it from `this.once`. The commonest stream of all (GETs, HEADERS-only
    * responses) thus skips filling and clearing the reusable half (~25 stores, several of young values into
-   * an old object, each through the write barrier) and the second pairing lookup of a request.
+   * an old object, each through the write barrier) and the second pairing lookup of a request (profile:
+   * onceHalf, setFacts and clearOnce alone were ~2.7 % of the tiny-GET profile before).
    */
   private headOnly(sid: number, kind: 'request' | 'response', list: HeaderList, f: HeaderFacts, notes: string[] | undefined, start: T): void {
     const hooks = this.hooks;

@@ -7,8 +7,15 @@
  * No field is a bigint, so messages can be compared and serialised without a custom replacer (Buffers excepted).
  */
 
-/** Header fields in wire order, names as received (HTTP/2 names are lower case; pseudo-headers first). */
-export type HeaderList = Array<[string, string]>;
+/**
+ * Header fields in wire order, names as received (HTTP/2 names are lower case; pseudo-headers first).
+ * The [name, value] tuples are read-only: an HTTP/2 list shares them with its connection's HPACK tables
+ * (see http2/hpack.ts), so a consumer must copy a tuple to change it. The list itself is the message's own.
+ */
+export type HeaderList = Array<readonly [string, string]>;
+
+/** A header list whose tuples its builder owns and may still change (HTTP/1 joins obs-fold lines into them). */
+export type OwnHeaderList = Array<[string, string]>;
 
 /** Why a message ended before its protocol said it was complete. */
 export type IncompleteReason =

@@ -110,7 +110,7 @@ export function renderBody(b: Buffer, opts: TextL7Options, what = 'body', binary
   return [esc(b.toString('utf8', 0, limit), opts.tty), ...tail];
 }
 
-function headerLines(h: Array<[string, string]>, tty: boolean | undefined): string[] {
+function headerLines(h: ReadonlyArray<readonly [string, string]>, tty: boolean | undefined): string[] {
   return h.map(([k, v]) => esc(`${k}: ${v}`, tty));
 }
 
@@ -120,7 +120,7 @@ function text(lines: string[]): string {
 }
 
 /** gRPC messages are protobuf unless the content-type says JSON: shown as hex previews. */
-function grpcLines(g: GrpcInfo, headers: Array<[string, string]>, opts: TextL7Options): string[] {
+function grpcLines(g: GrpcInfo, headers: ReadonlyArray<readonly [string, string]>, opts: TextL7Options): string[] {
   const out: string[] = [];
   const json = headers.some(([k, v]) => k === 'content-type' && v.includes('json'));
   g.messages.forEach((m, i) => {

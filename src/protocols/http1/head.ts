@@ -3,7 +3,7 @@
  * Header values are decoded as latin1 so every byte survives; obs-fold continuation lines are joined with a
  * space. Errors are returned as strings, never thrown.
  */
-import type { HeaderList } from '../types.js';
+import type { OwnHeaderList } from '../types.js';
 
 export interface Http1Head {
   kind: 'request' | 'response';
@@ -12,7 +12,7 @@ export interface Http1Head {
   status?: number;
   reason?: string;
   version: string;
-  headers: HeaderList;
+  headers: OwnHeaderList;
 }
 
 /** Methods accepted at the start of a request (RFC 9110 plus WebDAV and a few common extensions). */
@@ -91,7 +91,7 @@ function trimmed(text: string, a: number, b: number): string {
 }
 
 /** Parse the header lines from the current position of `lines` into `out`; returns an error string or undefined. */
-function parseLines(lines: Lines, maxCount: number, out: HeaderList): string | undefined {
+function parseLines(lines: Lines, maxCount: number, out: OwnHeaderList): string | undefined {
   const t = lines.text;
   while (lines.next()) {
     const { a, b } = lines;
@@ -116,7 +116,7 @@ function parseLines(lines: Lines, maxCount: number, out: HeaderList): string | u
 }
 
 /** Parse header lines into `out`; returns an error string or undefined. */
-export function parseHeaderLines(lines: string[], from: number, maxCount: number, out: HeaderList): string | undefined {
+export function parseHeaderLines(lines: string[], from: number, maxCount: number, out: OwnHeaderList): string | undefined {
   for (let i = from; i < lines.length; i++) {
     const line = lines[i]!;
     const c0 = line.charCodeAt(0);
@@ -141,7 +141,7 @@ export function parseHead(buf: Buffer, kind: 'request' | 'response', maxCount: n
   const lines = new Lines(buf);
   if (!lines.next()) return 'empty message head';
   const first = lines.line();
-  const headers: HeaderList = [];
+  const headers: OwnHeaderList = [];
   let head: Http1Head;
   if (kind === 'request') {
     const m = REQUEST_LINE.exec(first);
@@ -157,8 +157,8 @@ export function parseHead(buf: Buffer, kind: 'request' | 'response', maxCount: n
 }
 
 /** Parse a chunked trailer section (header lines then an empty line). */
-export function parseTrailers(buf: Buffer, maxCount: number): HeaderList | string {
-  const out: HeaderList = [];
+export function parseTrailers(buf: Buffer, maxCount: number): OwnHeaderList | string {
+  const out: OwnHeaderList = [];
   return parseLines(new Lines(buf), maxCount, out) ?? out;
 }
 
@@ -179,7 +179,7 @@ function isName(k: string, lower: string): boolean {
 }
 
 /** All values of `name` (lower case), joined with ', ' (list headers), or undefined. */
-export function headerList(h: HeaderList, name: string): string | undefined {
+export function headerList(h: OwnHeaderList, name: string): string | undefined {
   let one: string | undefined;
   let vals: string[] | undefined;
   for (let i = 0; i < h.length; i++) {
@@ -201,7 +201,7 @@ export function hasToken(value: string | undefined, token: string): boolean {
  * Content-Length of a head: a number, undefined when absent, or an error string (invalid, or several
  * different values — a request smuggling sign).
  */
-export function contentLength(h: HeaderList): number | undefined | string {
+export function contentLength(h: OwnHeaderList): number | undefined | string {
   let n: number | undefined;
   for (const [k, v] of h) {
     if (!isName(k, 'content-length')) continue;

@@ -3,7 +3,7 @@
  * and by RST_STREAM, which ends both halves of a stream whichever side sent it.
  */
 import type { Limits, MemBudget } from '../limits.js';
-import { StreamPairing, pairResponse, type PendingRequest } from '../pairing.js';
+import { StreamPairing } from '../pairing.js';
 import type { ParserCounters } from '../parser.js';
 import type { L7Message } from '../types.js';
 import type { HpackDecoder } from './hpack.js';
@@ -28,29 +28,10 @@ export class H2Conn<T> {
       limits: host.limits,
       budget: host.budget,
       counters: host.counters,
+      pairing: this.pairing,
+      timeOf: host.timeOf,
       control: (msg, start, end) => host.emit(side, msg, start, end),
-      requestHead: (sid, method, target) => {
-        let r: PendingRequest;
-        if (method !== undefined && target !== undefined) {
-          r = { method, target, endNs: undefined }; // the usual case, in one literal with the field set when it ends
-        } else {
-          r = {};
-          if (method !== undefined) r.method = method;
-          if (target !== undefined) r.target = target;
-        }
-        this.pairing.open(sid, r);
-      },
-      stream: (msg, start, end) => {
-        const sid = msg.streamId!;
-        if (msg.kind === 'request') {
-          const r = this.pairing.get(sid);
-          if (r && msg.incomplete === undefined) r.endNs = host.timeOf(end);
-        } else {
-          const final = msg.status === undefined || msg.status >= 200;
-          pairResponse(msg, final ? this.pairing.take(sid) : this.pairing.get(sid), host.timeOf(start));
-        }
-        host.emit(side, msg, start, end);
-      },
+      stream: (msg, start, end) => host.emit(side, msg, start, end),
       reset: (sid, code) => {
         this.parsers[side].endStream(sid, 'reset', code);
         this.parsers[side === 0 ? 1 : 0].endStream(sid, 'reset', code);

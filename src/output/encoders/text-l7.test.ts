@@ -9,7 +9,7 @@ import { ConnTracker } from '../../conn/tracker.js';
 import type { ConnTuple, DataRecord, L7Record } from '../../model/records.js';
 import type { L7Message } from '../../protocols/types.js';
 import fc from 'fast-check';
-import { formatL7, l7HeaderLine, renderBody } from './text-l7.js';
+import { formatL7, l7HeaderLine, msText, renderBody } from './text-l7.js';
 import { encodeText } from './text.js';
 
 const TUPLE: ConnTuple = { family: 4, local: { addr: '127.0.0.1', port: 51000 }, remote: { addr: '127.0.0.1', port: 8443 } };
@@ -93,6 +93,14 @@ describe('text-l7', () => {
     for (const b of bodies) for (const o of [{}, { tty: true }, { tsize: 3 }, { tsize: 600 }, { hex: true }]) check(b, o);
     fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), optsArb, (b, o) => check(Buffer.from(b), o)), { numRuns: 300 });
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 100 }), optsArb, (s, o) => check(Buffer.from(s), o)), { numRuns: 200 });
+  });
+
+  it('writes latencies as (ns / 1e6).toFixed(3)', () => {
+    const check = (ns: number): void => assert.equal(msText(ns), (ns / 1e6).toFixed(3), String(ns));
+    for (const ns of [0, 1, 499, 500, 501, 999, 1000, 1499, 1500, 1501, 999_499, 999_500, 999_501, 1_234_567, 2_500, 12_345_500, 1e15 - 1, 1e15, 1e15 + 500, 2 ** 53, 0.5, 1499.5, -1, -1500]) check(ns);
+    fc.assert(fc.property(fc.nat({ max: 2 ** 31 }), (n) => check(n)), { numRuns: 5000 });
+    fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => check(n)), { numRuns: 5000 });
+    fc.assert(fc.property(fc.integer({ min: 0, max: 1e12 }), (n) => check(n * 1000 + 500)), { numRuns: 2000 });
   });
 
   it('writes the status line as `${version} ${status} ${reason}` with trailing white space removed', () => {

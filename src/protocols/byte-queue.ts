@@ -163,7 +163,8 @@ export class ByteQueue {
     this.bufs[this.head] = EMPTY;
     this.head++;
     if (this.head === this.bufs.length) {
-      this.bufs.length = 0;
+      if (this.head === 1) this.bufs.pop(); // the usual single chunk: pop, not a `length = 0` runtime call
+      else this.bufs.length = 0;
       this.head = 0;
       this.owned = 0;
     } else if (this.head >= 16) {

@@ -8,7 +8,8 @@ import { fixtureDir, loadFixture, recordedChunks } from '../../../test/fixtures/
 import { ConnTracker } from '../../conn/tracker.js';
 import type { ConnTuple, DataRecord, L7Record } from '../../model/records.js';
 import type { L7Message } from '../../protocols/types.js';
-import { formatL7, l7HeaderLine } from './text-l7.js';
+import fc from 'fast-check';
+import { formatL7, l7HeaderLine, msText, renderBody } from './text-l7.js';
 import { encodeText } from './text.js';
 
 const TUPLE: ConnTuple = { family: 4, local: { addr: '127.0.0.1', port: 51000 }, remote: { addr: '127.0.0.1', port: 8443 } };
@@ -75,6 +76,55 @@ describe('text-l7', () => {
     const close: L7Message = { protocol: 'websocket', kind: 'control', opcode: 8, opcodeName: 'close', masked: false, length: 5, payload: Buffer.from('\x03\xe8bye', 'latin1'), closeCode: 1000, closeReason: 'bye' };
     assert.match(formatL7(rec(close)), /\n\[close 1000 bye\]\n$/);
     assert.match(formatL7(rec({ protocol: 'raw', kind: 'data', payload: Buffer.from('tunnel') })), /RAW WRITE 6 bytes\ntunnel\n$/);
+  });
+
+  it('renders a body as renderBody does, whatever its bytes and the options (the small-body shortcut included)', () => {
+    const head = (m: L7Message, o: Parameters<typeof formatL7>[1]): string => formatL7(rec({ ...m, body: Buffer.alloc(0) } as L7Message), o);
+    const bodies = [
+      Buffer.from('hello\n'), Buffer.from('héllo ✓\n'), Buffer.from('a\x1bb\tc\r\n'), Buffer.from([0xff, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46]),
+      Buffer.from([0x41, 0x42, 0x43, 0xe2, 0x9c]), Buffer.from('x'.repeat(512)), Buffer.from('y'.repeat(513)), Buffer.from('\x01\x02\x03abc'),
+    ];
+    const check = (body: Buffer, o: Parameters<typeof formatL7>[1]): void => {
+      const m = { ...req, body, bodySize: body.length } as L7Message;
+      const lines = renderBody(body, o ?? {});
+      assert.equal(formatL7(rec(m), o), head(m, o) + (lines.length === 0 ? '' : `${lines.join('\n')}\n`));
+    };
+    const optsArb = fc.record({ tty: fc.boolean(), hex: fc.boolean(), tsize: fc.constantFrom(undefined, 0, 3, 512, 1000) });
+    for (const b of bodies) for (const o of [{}, { tty: true }, { tsize: 3 }, { tsize: 600 }, { hex: true }]) check(b, o);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), optsArb, (b, o) => check(Buffer.from(b), o)), { numRuns: 300 });
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 100 }), optsArb, (s, o) => check(Buffer.from(s), o)), { numRuns: 200 });
+  });
+
+  it('writes latencies as (ns / 1e6).toFixed(3)', () => {
+    const check = (ns: number): void => assert.equal(msText(ns), (ns / 1e6).toFixed(3), String(ns));
+    for (const ns of [0, 1, 499, 500, 501, 999, 1000, 1499, 1500, 1501, 999_499, 999_500, 999_501, 1_234_567, 2_500, 12_345_500, 1e15 - 1, 1e15, 1e15 + 500, 2 ** 53, 0.5, 1499.5, -1, -1500]) check(ns);
+    fc.assert(fc.property(fc.nat({ max: 2 ** 31 }), (n) => check(n)), { numRuns: 5000 });
+    fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => check(n)), { numRuns: 5000 });
+    fc.assert(fc.property(fc.integer({ min: 0, max: 1e12 }), (n) => check(n * 1000 + 500)), { numRuns: 2000 });
+  });
+
+  it('writes the status line as `${version} ${status} ${reason}` with trailing white space removed', () => {
+    for (const reason of [undefined, '', 'OK', 'OK ', 'OK\t', ' ', 'Not Found', 'caf\xe9', 'x\xa0', 'x\u2003', 'x\r', 'x\u0100']) {
+      const m = { ...req, kind: 'response', status: 404, reason } as L7Message;
+      assert.equal(formatL7(rec(m)).split('\n')[1], `HTTP/1.1 404 ${reason ?? ''}`.trimEnd(), JSON.stringify(reason));
+    }
+  });
+
+  it('writes who and where from the record even when records share a Who object', () => {
+    const who = { pid: 7, tid: 8, uid: 9, comm: 'x' };
+    const other: ConnTuple = { family: 6, local: { addr: '::1', port: 1 }, remote: { addr: '::2', port: 2 } };
+    const line = (fd: number, tuple: ConnTuple | undefined, dir: 'read' | 'write'): string => {
+      const r: L7Record = { type: 'l7', ts: TS, module: 'tls', who, dir, fd, connId: 'ab', msg: req };
+      if (tuple) r.tuple = tuple;
+      return l7HeaderLine(r);
+    };
+    const at = '2025-11-26T01:39:52.123+00:00 PID:7 TID:8 Comm:x UID:9';
+    assert.equal(line(5, TUPLE, 'write'), `${at} FD:5 127.0.0.1:51000 -> 127.0.0.1:8443 HTTP/1.1 request`);
+    assert.equal(line(5, TUPLE, 'read'), `${at} FD:5 127.0.0.1:8443 -> 127.0.0.1:51000 HTTP/1.1 request`);
+    assert.equal(line(6, TUPLE, 'write'), `${at} FD:6 127.0.0.1:51000 -> 127.0.0.1:8443 HTTP/1.1 request`);
+    assert.equal(line(6, other, 'write'), `${at} FD:6 [::1]:1 -> [::2]:2 HTTP/1.1 request`);
+    assert.equal(line(6, undefined, 'write'), `${at} FD:6 ?:? -> ?:? HTTP/1.1 request`);
+    assert.equal(line(5, TUPLE, 'write'), `${at} FD:5 127.0.0.1:51000 -> 127.0.0.1:8443 HTTP/1.1 request`);
   });
 
   it('matches the golden text of real fixtures run through the tracker', () => {

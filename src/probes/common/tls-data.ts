@@ -99,21 +99,23 @@ export class TlsDataDecoder {
    */
   private conns = new Map<number, Map<number, ConnFacts>>();
 
+  /** The connection of the previous event (pid, connId, facts): consecutive events are often on one connection. */
+  private lastPid = -1;
+  private lastConnId = -1;
+  private lastConn: ConnFacts | undefined;
+
   private data(b: Buffer): void {
     if (b.length < TlsDataEventLayout.MIN_SIZE) {
       this.counters.short++;
       return;
     }
-    const flags = b.readUInt32LE(O.flags);
-    const pid = b.readUInt32LE(O.pid);
-    const connId = b.readUInt32LE(O.conn_id) + b.readUInt32LE(O.conn_id + 4) * 4294967296;
-    const fd = b.readInt32LE(O.fd);
-    let perPid = this.conns.get(pid);
-    if (!perPid) {
-      perPid = new Map();
-      this.conns.set(pid, perPid);
-    }
-    let c = perPid.get(connId);
+    // fields read with u32/s32 (indexed loads) rather than Buffer#readUInt32LE, whose argument checks are paid
+    // on every call: ~0.05 µs per event in the parsed pipeline bench. All offsets are below MIN_SIZE.
+    const flags = u32(b, O.flags);
+    const pid = u32(b, O.pid);
+    const connId = u32(b, O.conn_id) + u32(b, O.conn_id + 4) * 4294967296;
+    const fd = s32(b, O.fd);
+    let c = pid === this.lastPid && connId === this.lastConnId ? this.lastConn : this.lookup(pid, connId);
     const hasTuple = (flags & EventFlags.EVF_TUPLE) !== 0;
     if (!c || c.fd !== fd || (hasTuple ? !c.tupleBytes || !sameBytes(b, O.tuple, c.tupleBytes) : c.tupleBytes !== undefined)) {
       c = {
@@ -123,28 +125,40 @@ export class TlsDataDecoder {
         hex: connId.toString(16),
         who: undefined,
       };
+      let perPid = this.conns.get(pid);
+      if (!perPid) {
+        perPid = new Map();
+        this.conns.set(pid, perPid);
+      }
       if (perPid.size > 4096) perPid.clear(); // bounded: a process with that many live connections re-decodes
       perPid.set(connId, c);
     }
-    const n = Math.min(b.readUInt32LE(O.payload_len), b.length - TlsDataEventLayout.PAYLOAD_OFFSET);
+    this.lastPid = pid;
+    this.lastConnId = connId;
+    this.lastConn = c;
+    const n = Math.min(u32(b, O.payload_len), b.length - TlsDataEventLayout.PAYLOAD_OFFSET);
     if (!c.tuple) this.counters.noTuple++;
     this.counters.events++;
     this.counters.bytes += n;
     const rec: DataRecord = {
       type: 'data',
-      ts: this.wallClock(b.readUInt32LE(O.ts_ns) + b.readUInt32LE(O.ts_ns + 4) * 4294967296),
+      ts: this.wallClock(u32(b, O.ts_ns) + u32(b, O.ts_ns + 4) * 4294967296),
       module: this.module,
       who: this.whoFor(c, b, pid),
-      dir: b.readUInt32LE(O.dir) === DataDir.DIR_WRITE ? 'write' : 'read',
+      dir: u32(b, O.dir) === DataDir.DIR_WRITE ? 'write' : 'read',
       fd,
       connId: c.hex,
-      seq: b.readUInt32LE(O.seq) + b.readUInt32LE(O.seq + 4) * 4294967296,
+      seq: u32(b, O.seq) + u32(b, O.seq + 4) * 4294967296,
       payload: b.subarray(TlsDataEventLayout.PAYLOAD_OFFSET, TlsDataEventLayout.PAYLOAD_OFFSET + n),
     };
     if (c.tuple) rec.tuple = c.tuple;
-    const lib = this.libs.get(b.readUInt32LE(O.lib_id));
+    const lib = this.libs.get(u32(b, O.lib_id));
     if (lib) rec.lib = lib;
     this.emit(rec);
+  }
+
+  private lookup(pid: number, connId: number): ConnFacts | undefined {
+    return this.conns.get(pid)?.get(connId);
   }
 
   /**
@@ -152,9 +166,9 @@ export class TlsDataDecoder {
    * usual case), so an event costs no object and no comm string. Records treat `who` as read-only.
    */
   private whoFor(c: ConnFacts, b: Buffer, pid: number): Who {
-    const tid = b.readUInt32LE(O.tid);
-    const uid = b.readUInt32LE(O.uid);
-    const cg = this.cgroup(b.readUInt32LE(O.cgroup_id) + b.readUInt32LE(O.cgroup_id + 4) * 4294967296);
+    const tid = u32(b, O.tid);
+    const uid = u32(b, O.uid);
+    const cg = this.cgroup(u32(b, O.cgroup_id) + u32(b, O.cgroup_id + 4) * 4294967296);
     const w = c.who;
     if (w !== undefined && w.tid === tid && w.uid === uid && w.cgroupId === cg && c.commBytes !== undefined && sameBytes(b, O.comm, c.commBytes)) return w;
     const z = b.indexOf(0, O.comm);
@@ -177,6 +191,10 @@ export class TlsDataDecoder {
   /** Forget a process's connections (it exited). */
   forgetProcess(pid: number): void {
     this.conns.delete(pid);
+    if (pid === this.lastPid) {
+      this.lastPid = -1;
+      this.lastConn = undefined;
+    }
   }
 }
 
@@ -196,6 +214,16 @@ interface ConnFacts {
   /** the Who of the last event and the comm bytes it was made from */
   who: Who | undefined;
   commBytes?: Buffer;
+}
+
+/** Little-endian u32 at o (caller checked the bounds). */
+export function u32(b: Buffer, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
+}
+
+/** Little-endian s32 at o (caller checked the bounds). */
+export function s32(b: Buffer, o: number): number {
+  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
 }
 
 /** b[off, off + ref.length) equals ref: no subarray per event. */

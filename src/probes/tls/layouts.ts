@@ -24,18 +24,7 @@ export interface TargetLayout {
   accessorsAgree: boolean;
 }
 
-interface Cached {
-  layout: string;
-  offsets: LibOffsets;
-  exact: boolean;
-  version?: string;
-  kind: 'openssl' | 'boringssl';
-  warning?: string;
-  reason: string;
-  accessorsAgree: boolean;
-}
-
-let disk: FileCache<Cached> | undefined;
+let disk: FileCache<TargetLayout> | undefined;
 const memo = new Map<string, TargetLayout>();
 
 /** Resolve (and cache) the layout of a hooked file. Throws a ConfigError for a --ssl_version it does not understand. */
@@ -44,7 +33,7 @@ export function layoutForFile(path: string, forceVersion: string | undefined): T
   const ck = `${fkey ?? path}:${forceVersion ?? ''}`;
   const hit = memo.get(ck);
   if (hit) return hit;
-  disk ??= new FileCache<Cached>('ssl-layouts-v2');
+  disk ??= new FileCache<TargetLayout>('ssl-layouts-v2');
   const persisted = fkey ? disk.get(ck) : undefined;
   if (persisted) {
     memo.set(ck, persisted);

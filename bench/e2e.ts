@@ -1,7 +1,9 @@
 /**
  * End-to-end cost of capturing: nginx (1 worker, HTTPS on 127.0.0.1) under wrk, four ways in the same run:
  *   1. no probes;
- *   2. bare probes: bpftrace with four empty uprobe/uretprobe pairs (SSL_read, SSL_write and their _ex forms);
+ *   2. bare probes: bpftrace with four empty uprobe/uretprobe pairs (SSL_read, SSL_write and their _ex forms),
+ *      the issue's reference; and empty probes where `ecapture tls` puts its own (tracefs uprobe events in a
+ *      trace instance that records nothing: bpftrace cannot attach to unexported functions), like for like;
  *   3. `ecapture tls` writing text events to a file (on tmpfs, so the disk is not measured), parsed and --raw;
  *   4. the kernel side alone (bench/bpf-only.ts): our programs and ring reader, records dropped.
  * nginx and wrk are pinned to one CPU each (see PIN); 2 to 4 run in interleaved rounds
@@ -10,10 +12,11 @@
  */
 import { spawn } from 'node:child_process';
 import { have, sleep, startNginx, stop, waitOutput, wrk } from './load.js';
-import { mkdtempSync, readFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, existsSync, chmodSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../src/util/paths.js';
+import { hookedFunctions, inspectSslFile } from '../src/probes/tls/targets.js';
 import type { BenchResult } from './types.js';
 
 const CLI = join(projectRoot, 'dist', 'ecapture.mjs'); // what bin/ecapture runs
@@ -28,6 +31,27 @@ const PIN = availableParallelism() >= 2 && have('taskset');
 const NODE_FLAGS = ['--max-semi-space-size=32'];
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const url = (port: number): string => `https://127.0.0.1:${port}/index.html`;
+
+/**
+ * Empty uprobe/uretprobe pairs at the offsets of libssl that `ecapture tls` hooks for reads and writes, as
+ * tracefs uprobe events enabled in a trace instance whose buffer is off: each call still takes the traps
+ * and runs the (empty-handed) probe handlers, nothing is recorded. Returns a function that removes them.
+ */
+function tracefsProbes(offsets: number[]): () => void {
+  const root = existsSync('/sys/kernel/tracing/uprobe_events') ? '/sys/kernel/tracing' : '/sys/kernel/debug/tracing';
+  const group = `ecapbench${process.pid}`;
+  const inst = join(root, 'instances', group);
+  const defs = offsets.flatMap((o, i) => [`p:${group}/p${i} ${LIBSSL}:0x${o.toString(16)}`, `r:${group}/r${i} ${LIBSSL}:0x${o.toString(16)}`]);
+  for (const d of defs) appendFileSync(join(root, 'uprobe_events'), `${d}\n`);
+  mkdirSync(inst);
+  writeFileSync(join(inst, 'tracing_on'), '0');
+  writeFileSync(join(inst, 'events', group, 'enable'), '1');
+  return () => {
+    writeFileSync(join(inst, 'events', group, 'enable'), '0');
+    rmdirSync(inst);
+    for (const d of defs) appendFileSync(join(root, 'uprobe_events'), `-:${d.slice(2, d.indexOf(' '))}\n`);
+  };
+}
 
 function peakRssMb(pid: number): number {
   try {
@@ -62,6 +86,19 @@ export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<Be
     const script = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex']
       .map((f) => `uprobe:${LIBSSL}:${f} {} uretprobe:${LIBSSL}:${f} {}`)
       .join('\n');
+    // the read/write functions `ecapture tls` hooks in the system libssl (what its "hooked" log line lists)
+    const t = inspectSslFile(LIBSSL);
+    const ours = t ? Object.entries(hookedFunctions(t.offsets)).filter(([f]) => /^(SSL|ssl)_(read|write)/.test(f)) : [];
+    const sameRun = async (): Promise<number> => {
+      const remove = tracefsProbes(ours.map(([, o]) => o!));
+      try {
+        await sleep(300);
+        wrk(url(port), 2, PIN);
+        return wrk(url(port), seconds, PIN);
+      } finally {
+        remove();
+      }
+    };
     const bareRun = async (): Promise<number> => {
       const bt = spawn('bpftrace', ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
       await waitOutput(bt, /Attaching \d+ probes/, 30_000);
@@ -97,17 +134,20 @@ export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<Be
       events: runs.reduce((a, r) => a + r.events, 0),
     });
     const bares: number[] = [];
+    const sames: number[] = [];
     const parsedRuns: Run[] = [];
     const rawRuns: Run[] = [];
     const kernelRuns: Run[] = [];
     for (let r = 0; r < rounds; r++) {
       bares.push(await bareRun());
+      sames.push(await sameRun());
       parsedRuns.push(await measure([]));
       rawRuns.push(await measure(['--raw']));
       kernelRuns.push(await measure('bpf-only'));
     }
     const kernelOnly = combine(kernelRuns);
     const bareProbes = bares.reduce((a, b) => a + b, 0) / bares.length;
+    const sameProbes = sames.reduce((a, b) => a + b, 0) / sames.length;
     const parsed = combine(parsedRuns);
     const raw = combine(rawRuns);
     // startup: command → all hooks attached, median of 5
@@ -125,16 +165,20 @@ export async function benchEndToEnd(opts: { seconds?: number } = {}): Promise<Be
     results.push(
       { name: 'nginx+wrk, no probes', value: Math.round(bare), unit: 'req/s' },
       { name: `nginx+wrk, bare probes (bpftrace, 4 empty uprobe/uretprobe pairs; mean of ${rounds} rounds)`, value: Math.round(bareProbes), unit: 'req/s' },
+      { name: `nginx+wrk, empty probes where ecapture tls puts its own (${ours.map(([f]) => f).join(', ')}; tracefs; mean of ${rounds} rounds)`, value: Math.round(sameProbes), unit: 'req/s' },
       { name: 'nginx+wrk, ecapture tls (HTTP parsed, text to a file)', value: Math.round(parsed.rps), unit: 'req/s', target: `>= ${Math.round(bareProbes * 0.95)} (95% of bare probes)` },
       { name: 'ecapture tls (parsed) vs bare probes', value: Math.round((parsed.rps / bareProbes) * 1000) / 10, unit: '%', target: '>= 95 %' },
+      { name: 'ecapture tls (parsed) vs empty probes at the same places', value: Math.round((parsed.rps / sameProbes) * 1000) / 10, unit: '%' },
       { name: 'ecapture tls (parsed): events / lost under wrk', value: parsed.events, unit: 'events', target: `lost ${parsed.lost} (target 0)` },
       { name: 'ecapture tls (parsed): peak RSS under wrk', value: Math.round(parsed.rss), unit: 'MB', target: '<= 150 MB' },
       { name: 'nginx+wrk, ecapture tls --raw (text to a file)', value: Math.round(raw.rps), unit: 'req/s' },
       { name: 'ecapture tls --raw vs bare probes', value: Math.round((raw.rps / bareProbes) * 1000) / 10, unit: '%', target: '>= 95 %' },
+      { name: 'ecapture tls --raw vs empty probes at the same places', value: Math.round((raw.rps / sameProbes) * 1000) / 10, unit: '%' },
       { name: 'ecapture tls --raw: events / lost under wrk', value: raw.events, unit: 'events', target: `lost ${raw.lost} (target 0)` },
       { name: 'ecapture tls --raw: peak RSS under wrk', value: Math.round(raw.rss), unit: 'MB', target: '<= 150 MB' },
       { name: 'nginx+wrk, our BPF programs + ring reader + decoding, records dropped (bench/bpf-only.ts)', value: Math.round(kernelOnly.rps), unit: 'req/s' },
       { name: 'kernel side alone vs bare probes', value: Math.round((kernelOnly.rps / bareProbes) * 1000) / 10, unit: '%' },
+      { name: 'kernel side alone vs empty probes at the same places', value: Math.round((kernelOnly.rps / sameProbes) * 1000) / 10, unit: '%' },
       { name: 'startup: `ecapture tls` to all hooks attached (median of 5)', value: Math.round(starts[2]!), unit: 'ms', target: '<= 500 ms' },
     );
   } finally {

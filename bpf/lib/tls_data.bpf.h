@@ -461,7 +461,7 @@ static __always_inline int tls_exit(struct pt_regs *ctx, int is_ex)
 
 	ret = PT_REGS_RC(ctx);
 	if (is_ex) {
-		if ((int)ret == 1 && c.done_ptr)
+		if ((int)ret > 0 && c.done_ptr) /* 1 from SSL_*_ex; ssl_*_internal too (SSL_read tests > 0) */
 			bpf_probe_read_user(&len, sizeof(len), (void *)c.done_ptr);
 	} else if ((int)ret > 0) {
 		len = (__u32)(int)ret;

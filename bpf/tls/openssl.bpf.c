@@ -71,7 +71,10 @@ int BPF_KRETPROBE(uretprobe_ssl_read)
 	return tls_exit(ctx, 0);
 }
 
-/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+/*
+ * int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written), and the inner function that SSL_write and
+ * SSL_write_ex both call with these arguments where userspace found one (ssl_write_internal, OpenSSL 1.1.1-3.1)
+ */
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_write_ex, void *ssl, const void *buf, size_t num, size_t *written)
 {
@@ -84,7 +87,7 @@ int BPF_KRETPROBE(uretprobe_ssl_write_ex)
 	return tls_exit(ctx, 1);
 }
 
-/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes), and likewise ssl_read_internal */
 SEC("uprobe")
 int BPF_KPROBE(uprobe_ssl_read_ex, void *ssl, void *buf, size_t num, size_t *readbytes)
 {

@@ -226,9 +226,20 @@ test('HTTP config API: status codes, and a new --pid takes effect within a secon
   assert.ok(typeof (stats.json.data as Record<string, unknown>)?.events === 'number' || typeof stats.json.events === 'number', JSON.stringify(stats.json).slice(0, 200));
   await cap.stop();
   const out = readFileSync(events, 'latin1');
-  const seen = (tag: string): number[] => [...out.matchAll(new RegExp(`GET /f32\\.txt\\?${tag}=(\\d+) `, 'g'))].map((m) => Number(m[1]));
-  const A = seen('a');
-  const B = seen('b');
+  // the clients' own request lines (s_server's reads of them carry its pid: its SSL BIO calls are hooked too)
+  const seen = (tag: string, pid: number): number[] => {
+    const out2: number[] = [];
+    let who = 0;
+    for (const line of out.split('\n')) {
+      const h = /\bPID:(\d+)/.exec(line);
+      if (h) who = Number(h[1]);
+      const m = new RegExp(`^GET /f32\\.txt\\?${tag}=(\\d+) `).exec(line);
+      if (m && who === pid) out2.push(Number(m[1]));
+    }
+    return out2;
+  };
+  const A = seen('a', pa.pid);
+  const B = seen('b', pb.pid);
   // A: captured only before the switch, and every one of those requests (no hole)
   assert.ok(A.length > 0 && A.every((i) => i <= switchedAt + 2), `A stops at the switch (${A.at(-1)} vs ${switchedAt})`);
   assert.deepEqual(A, Array.from({ length: A.length }, (_, i) => i + 1), 'A: no request lost before the switch');

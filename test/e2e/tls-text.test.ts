@@ -62,9 +62,13 @@ function httpBody(stream: Buffer): Buffer {
  * tracepoints (kernels before 6.3).
  */
 const BINDINGS = [
-  { how: 'library struct + socket tracepoints', env: {}, hooks: 'socket' },
-  { how: 'socket tracepoints, fd-table scan', env: { ECAPTURE_NO_STRUCT_FD: '1' }, hooks: 'socket' },
-  { how: 'syscall tracepoints', env: { ECAPTURE_NO_STRUCT_FD: '1', ECAPTURE_IO_HOOKS: 'syscalls' }, hooks: 'syscalls' },
+  { how: 'library struct + socket tracepoints', env: {}, hooks: 'socket', inner: true },
+  { how: 'socket tracepoints, fd-table scan', env: { ECAPTURE_NO_STRUCT_FD: '1' }, hooks: 'socket', inner: true },
+  { how: 'syscall tracepoints', env: { ECAPTURE_NO_STRUCT_FD: '1', ECAPTURE_IO_HOOKS: 'syscalls' }, hooks: 'syscalls', inner: true },
+  // where the probes go (src/probes/tls/targets.ts, innerFunctions()): the exported functions, as on builds without
+  // an out-of-line ssl_read_internal (the default here hooks Debian's ssl_*_internal; node's static copy is always
+  // hooked at its exports)
+  { how: 'exported SSL_read/SSL_write hooked', env: { ECAPTURE_HOOK_EXPORTS: '1' }, hooks: 'socket', inner: false },
 ];
 
 for (const b of BINDINGS) test(`tls text: curl, python3 and node are captured with pid, comm, tuple and the whole body (${b.how})`, async (t) => {
@@ -109,6 +113,8 @@ for (const b of BINDINGS) test(`tls text: curl, python3 and node are captured wi
   assert.match(cap.stderr(), /captured \d+ events/, 'summary printed');
   assert.match(cap.stderr(), /lost 0 events/, 'nothing lost');
   assert.match(cap.stderr(), new RegExp(`fd-binding hooks .*hooks=${b.hooks}`), 'the binding hooks attached');
+  const hooked = /hooked .*lib="openssl 3[^\n]*functions="([^"]*)"/.exec(cap.stderr())?.[1];
+  assert.equal(hooked, b.inner ? 'SSL_free ssl_read_internal ssl_write_internal' : 'SSL_write SSL_read SSL_write_ex SSL_read_ex SSL_free', 'the system libssl\'s hooked functions');
   // every connection of a client has one fd, the same in its requests and responses
   for (const pid of [curl.pid, curl2.pid, py.pid, nd.pid]) {
     const fds = new Set(events.filter((e) => e.pid === pid && (e.dst === serverEnd || e.src === serverEnd)).map((e) => e.fd));

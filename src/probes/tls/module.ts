@@ -29,18 +29,20 @@ import { PcapSession } from '../common/pcap-session.js';
 import { type HookedTarget, TlsCaptureModule, uprobeTable, type UprobePrograms } from '../common/tls-module.js';
 import { KeySink } from './keys.js';
 import { describeLayout, layoutForFile, layoutMapEntry, type TargetLayout } from './layouts.js';
-import { inspectSslFile, processSslTargets, systemSslTargets, type SslFunc, type SslTarget } from './targets.js';
+import { hookedFunctions, inspectSslFile, processSslTargets, systemSslTargets, type SslFunc, type SslTarget } from './targets.js';
 
 export { MAX_SNAPLEN } from '../common/pcap-session.js';
 
 type Programs = Partial<Record<SslFunc, UprobePrograms>>;
 
-/** text mode: the plaintext of every read and write */
+/** text mode: the plaintext of every read and write (the inner functions take SSL_*_ex's arguments) */
 const TEXT_PROGRAMS: Programs = {
   SSL_write: { entry: 'uprobe_ssl_write', ret: 'uretprobe_ssl_write' },
   SSL_read: { entry: 'uprobe_ssl_read', ret: 'uretprobe_ssl_read' },
   SSL_write_ex: { entry: 'uprobe_ssl_write_ex', ret: 'uretprobe_ssl_write_ex' },
   SSL_read_ex: { entry: 'uprobe_ssl_read_ex', ret: 'uretprobe_ssl_read_ex' },
+  ssl_write_internal: { entry: 'uprobe_ssl_write_ex', ret: 'uretprobe_ssl_write_ex' },
+  ssl_read_internal: { entry: 'uprobe_ssl_read_ex', ret: 'uretprobe_ssl_read_ex' },
   SSL_free: { entry: 'uprobe_ssl_free' },
 };
 
@@ -53,6 +55,7 @@ const TEXT_PROGRAMS: Programs = {
 const KEY_PROGRAMS: Programs = {
   SSL_write: { entry: 'uprobe_ssl_io_keys' },
   SSL_write_ex: { entry: 'uprobe_ssl_io_keys' },
+  ssl_write_internal: { entry: 'uprobe_ssl_io_keys' },
   SSL_free: { entry: 'uprobe_ssl_free' },
   SSL_do_handshake: { entry: 'uprobe_ssl_do_handshake', ret: 'uretprobe_ssl_do_handshake' },
 };
@@ -250,6 +253,8 @@ export class TlsModule extends TlsCaptureModule<Hooked> {
   private attachTarget(t: SslTarget, fatal: boolean): void {
     const id = this.targets.size + 1;
     let layout: TargetLayout | undefined;
+    const table = this.mode === 'text' ? TEXT_PROGRAMS : KEY_PROGRAMS;
+    const fns = hookedFunctions(t.offsets);
     const links = this.hook(t, id, fatal, 'a TLS library', (uprobe) => {
       if (this.mode === 'text') {
         this.structFdLayout(t, id);
@@ -263,12 +268,12 @@ export class TlsModule extends TlsCaptureModule<Hooked> {
         }
         if (layout.kind === 'boringssl') this.ensureBsslTracepoints();
       }
-      uprobeTable(uprobe, this.mode === 'text' ? TEXT_PROGRAMS : KEY_PROGRAMS, t.offsets);
+      uprobeTable(uprobe, table, fns);
     });
     if (!links) return;
     this.targets.set(t.key, { target: t, id, links, ...(layout ? { layout } : {}) });
     this.decoder.libs.set(id, t.lib);
-    this.ctx.log.info('hooked', { lib: t.lib, path: t.displayPath, probes: links.length, ...(layout ? { layout: layout.layout } : {}) });
+    this.ctx.log.info('hooked', { lib: t.lib, path: t.displayPath, probes: links.length, functions: Object.keys(fns).filter((f) => f in table).join(' '), ...(layout ? { layout: layout.layout } : {}) });
   }
 
   protected override closeOutputs(): void {

@@ -4,15 +4,22 @@
  * (dev:inode), cached for the life of the process.
  */
 import { basename, dirname } from 'node:path';
-import { ElfFile, EM_AARCH64, EM_X86_64 } from '../../elf/elf-file.js';
+import { ElfFile, EM_AARCH64, EM_X86_64, STT_FUNC, type ElfSymbol } from '../../elf/elf-file.js';
 import { findLibraries, resolveNeeded } from '../../discovery/libs.js';
 import { executableMappings, exePath, hostPath } from '../../discovery/proc.js';
 import { FileCache } from '../../discovery/file-cache.js';
 import { DeferredFileCache } from '../common/deferred-file-cache.js';
+import { callsTo, passThroughCallee } from '../../elf/x86-wrapper.js';
 
 /** Functions we hook, in attach order. `_ex` forms are optional (OpenSSL ≥ 1.1.1); SSL_do_handshake only in keylog/pcap modes. */
 export const SSL_FUNCS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_free', 'SSL_do_handshake'] as const;
-export type SslFunc = (typeof SSL_FUNCS)[number];
+/**
+ * The unexported functions that SSL_write/SSL_write_ex and SSL_read/SSL_read_ex both call with the _ex
+ * arguments (OpenSSL's ssl_write_internal, ssl_read_internal), where the build keeps them out of line:
+ * found from the wrappers' code (innerFunctions()), hooked instead of the wrappers.
+ */
+export const SSL_INNER = ['ssl_write_internal', 'ssl_read_internal'] as const;
+export type SslFunc = (typeof SSL_FUNCS)[number] | (typeof SSL_INNER)[number];
 
 export interface SslTarget {
   /** path we open/attach through (may be /proc/<pid>/root/... for containers) */
@@ -96,7 +103,7 @@ interface CachedTarget {
   offsets: Partial<Record<SslFunc, number>>;
 }
 /** Persisted a moment after the last new file (off the startup path). */
-const disk = new DeferredFileCache<CachedTarget | null>('ssl-targets-v2');
+const disk = new DeferredFileCache<CachedTarget | null>('ssl-targets-v3');
 
 function inspectUncached(path: string, displayPath: string, opts: { allowSymtab?: boolean }): (SslTarget & { baseLib: string }) | undefined {
   let elf: ElfFile;
@@ -134,6 +141,7 @@ function inspectUncached(path: string, displayPath: string, opts: { allowSymtab?
       cache.set(key, null);
       return undefined;
     }
+    if (elf.machine === EM_X86_64) Object.assign(offsets, innerFunctions(elf, syms));
     const isLib = /\.so(\.|$)/.test(basename(displayPath));
     const desc = describeLib(elf, path);
     const t: SslTarget = {
@@ -149,6 +157,58 @@ function inspectUncached(path: string, displayPath: string, opts: { allowSymtab?
   } finally {
     elf.close();
   }
+}
+
+/**
+ * ssl_write_internal / ssl_read_internal, when both wrappers of a direction reach them: SSL_*_ex passes its
+ * four arguments straight through (its first instruction after the prologue is the call: passThroughCallee)
+ * and SSL_read / SSL_write calls the same address. Then every plaintext read (write) of the library goes
+ * through that one function with SSL_read_ex's arguments and return value (1 on success, the length through
+ * the fourth argument), and hooking it instead of the two wrappers captures the same calls, once each.
+ * OpenSSL ≥ 3.2's SSL_write_ex adds a flags argument on the way (it fails the pass-through test) and
+ * BoringSSL's wrappers look different: those keep their exported hooks, as do builds that inline the function.
+ * Why bother: see src/elf/x86-wrapper.ts (Debian's SSL_read starts with an instruction the kernel must
+ * single-step; the inner function with a push, which it emulates).
+ */
+export function innerFunctions(elf: ElfFile, syms: Map<string, ElfSymbol>): Partial<Record<SslFunc, number>> {
+  const out: Partial<Record<SslFunc, number>> = {};
+  const code = (s: ElfSymbol, max: number): Buffer | undefined => {
+    const off = elf.vaddrToOffset(s.value);
+    return off === undefined ? undefined : elf.read(off, Math.min(s.size || max, max));
+  };
+  const pairs = [
+    ['ssl_read_internal', 'SSL_read_ex', 'SSL_read'],
+    ['ssl_write_internal', 'SSL_write_ex', 'SSL_write'],
+  ] as const;
+  for (const [inner, ex, plain] of pairs) {
+    const exSym = syms.get(ex);
+    const plainSym = syms.get(plain);
+    if (!exSym || !plainSym || exSym.type !== STT_FUNC || plainSym.type !== STT_FUNC) continue;
+    const exCode = code(exSym, 32);
+    const target = exCode ? passThroughCallee(exCode, exSym.value) : undefined;
+    const plainCode = code(plainSym, 512);
+    if (target === undefined || !plainCode || !callsTo(plainCode, plainSym.value, target)) continue;
+    const off = elf.vaddrToOffset(target);
+    if (off !== undefined) out[inner] = off;
+  }
+  return out;
+}
+
+/**
+ * The functions to hook in a target: where the library routes both forms of a direction through one inner
+ * function (targets.ts, innerFunctions()), that function instead of SSL_x and SSL_x_ex. Same calls, half the
+ * probes, and on Debian's libssl an entry the kernel emulates instead of single-stepping (~3x cheaper per call
+ * here: docs/architecture.md, "Where the probes go"). ECAPTURE_HOOK_EXPORTS=1 keeps the exported functions.
+ */
+export function hookedFunctions(offsets: Partial<Record<SslFunc, number>>, exportsOnly = process.env.ECAPTURE_HOOK_EXPORTS === '1'): Partial<Record<SslFunc, number>> {
+  const out = { ...offsets };
+  const route = (inner: 'ssl_write_internal' | 'ssl_read_internal', wrappers: readonly SslFunc[]): void => {
+    if (exportsOnly || out[inner] === undefined) delete out[inner];
+    else for (const w of wrappers) delete out[w];
+  };
+  route('ssl_write_internal', ['SSL_write', 'SSL_write_ex']);
+  route('ssl_read_internal', ['SSL_read', 'SSL_read_ex']);
+  return out;
 }
 
 /** libssl copies installed on the system (all of them: OpenSSL 1.1, 3, BoringSSL under android/, ...). */

@@ -60,6 +60,14 @@ const KEY_PROGRAMS: Programs = {
   SSL_do_handshake: { entry: 'uprobe_ssl_do_handshake', ret: 'uretprobe_ssl_do_handshake' },
 };
 
+/** The programs a table attaches. */
+function programsOf(t: Programs): Set<string> {
+  return new Set(Object.values(t).flatMap((p) => (p ? [p.entry, ...(p.ret ? [p.ret] : [])] : [])));
+}
+
+/** max_entries of a map that the loaded programs reference but never fill in this mode (not 1: LRU maps keep per-CPU free lists). */
+const UNUSED_MAP_ENTRIES = 64;
+
 export const DEFAULT_KEYLOG = 'ecapture_openssl_key.log';
 
 export type CaptureMode = 'text' | 'keylog' | 'pcap';
@@ -137,6 +145,12 @@ export class TlsModule extends TlsCaptureModule<Hooked> {
     } else {
       o.autoload = { ...o.autoload, ...Object.fromEntries(IO_TRACEPOINTS.map(([, n]) => [`keys_${n}`, false])) };
     }
+    // Only the mode's own uprobe programs are loaded, and the other mode's hash maps are created with a token
+    // size: the kernel preallocates LRU maps, and creating them was ~20 ms of each mode's startup (strace -T).
+    const mine = programsOf(keysMode ? KEY_PROGRAMS : TEXT_PROGRAMS);
+    for (const p of programsOf({ ...TEXT_PROGRAMS, ...KEY_PROGRAMS })) if (!mine.has(p)) (o.autoload ??= {})[p] = false;
+    const unused = keysMode ? ['conns', 'active_calls', 'pending_bind'] : ['key_calls', 'keyed_conns', 'bssl_snaps'];
+    o.mapSizes = { ...o.mapSizes, ...Object.fromEntries(unused.map((m) => [m, UNUSED_MAP_ENTRIES])) };
     this.obj = LoadedObject.load('tls/openssl', o);
     this.pcap?.load(this.config, ctx);
     for (const t of initial) this.pending.push(t);

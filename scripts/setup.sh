@@ -6,7 +6,7 @@
 #   scripts/setup.sh --build-only build only, install nothing
 # Apt packages are installed only when running as root; otherwise it says what to install and stops.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+case "$0" in */*) cd "${0%/*}/.." ;; *) cd .. ;; esac # no $(dirname): this is the fast path of every start
 
 mode=run
 case "${1:-}" in

@@ -14,13 +14,22 @@ import { projectRoot } from '../util/paths.js';
 const require = createRequire(import.meta.url);
 
 /**
- * Validators are compiled by ajv ahead of time (scripts/gen-validators.ts writes build/validators.cjs at
- * build time): compiling at run time costs ~150 ms of CPU at every start. A validator is used only when
+ * Validators are compiled by ajv ahead of time (scripts/gen-validators.ts writes build/validators/h<hash>.cjs
+ * at build time): compiling at run time costs ~150 ms of CPU at every start. A validator is used only when
  * the hash of the schema it was compiled from equals the hash of the schema now; otherwise (a stale build)
  * ajv compiles it at run time, so the result is always right.
  */
-export const PRECOMPILED_PATH = join(projectRoot, 'build', 'validators.cjs');
-let precompiled: Record<string, ValidateFunction> | null | undefined;
+export const PRECOMPILED_DIR = join(projectRoot, 'build', 'validators');
+
+/** The ahead-of-time validator of a schema, if the build has one for exactly this schema. */
+export function precompiledValidator(hash: string): ValidateFunction | undefined {
+  const path = join(PRECOMPILED_DIR, `h${hash}.cjs`);
+  try {
+    return existsSync(path) ? ((require(path) as Record<string, ValidateFunction>)[`h${hash}`] ?? undefined) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function schemaHash(schema: unknown): string {
   return createHash('sha256').update(JSON.stringify(schema)).digest('hex').slice(0, 16);
@@ -65,15 +74,7 @@ function validator(specs: readonly OptionSpec[]): ValidateFunction {
   let v = compiled.get(specs);
   if (v) return v;
   const schema = jsonSchema(specs);
-  const hash = schemaHash(schema);
-  if (precompiled === undefined) {
-    try {
-      precompiled = existsSync(PRECOMPILED_PATH) ? (require(PRECOMPILED_PATH) as Record<string, ValidateFunction>) : null;
-    } catch {
-      precompiled = null;
-    }
-  }
-  v = precompiled?.[`h${hash}`];
+  v = precompiledValidator(schemaHash(schema));
   if (!v) {
     const { Ajv } = require('ajv') as { Ajv: new (o: object) => AjvType };
     v = new Ajv(AJV_OPTIONS).compile(schema);

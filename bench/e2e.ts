@@ -28,7 +28,7 @@ const BPF_ONLY = join(projectRoot, 'dist', 'bench', 'bpf-only.js');
  */
 const PIN = availableParallelism() >= 2 && have('taskset');
 /** the node flags bin/ecapture uses */
-const NODE_FLAGS = ['--max-semi-space-size=16'];
+const NODE_FLAGS = ['--max-semi-space-size=16', '--min-semi-space-size=8'];
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const url = (port: number): string => `https://127.0.0.1:${port}/index.html`;
 

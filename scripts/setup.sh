@@ -25,7 +25,7 @@ kernel_rel=$(</proc/sys/kernel/osrelease)
 IFS= read -r -N 48 kernel_notes </sys/kernel/notes 2>/dev/null || true
 printf -v kernel_id '%s %q' "$kernel_rel" "${kernel_notes:-}"
 if [ -f "$ok_stamp" ] && [ "$(<"$ok_stamp")" = "$kernel_id" ] && [ "$ok_stamp" -nt /var/lib/dpkg/status ] &&
-   [ -f dist/.build-stamp ] && [ -f dist/ecapture.mjs ] && [ -f native/build/Release/ecapture_native.node ] && [ -f build/bpf/tls/openssl.bpf.o ] &&
+   [ -f dist/.build-stamp ] && [ -f dist/ecapture.mjs ] && [ -f dist/ecapture.cjs ] && [ -f native/build/Release/ecapture_native.node ] && [ -f build/bpf/tls/openssl.bpf.o ] &&
    [ -z "$(find src test scripts bench bpf native/src native/binding.gyp native/index.d.ts Makefile tsconfig.json \
           package.json package-lock.json -newer "$ok_stamp" -print -quit 2>/dev/null)" ]; then
   exit 0
@@ -79,10 +79,15 @@ if [ ! -f "$stamp" ] || [ -n "$(find src test scripts bench native/index.d.ts ts
   # config validators compiled ahead of time (saves ~150 ms of CPU at every start)
   node dist/scripts/gen-validators.js >/dev/null || { echo "ecapture-ts: generating validators failed" >&2; exit 1; }
   # the CLI as one file for bin/ecapture (esbuild): resolving and loading ~110 ES modules one by one cost
-  # ~70 ms of every start. CommonJS dependencies inside it get a real require().
-  node_modules/.bin/esbuild dist/src/cli/main.js --bundle --platform=node --format=esm --target=node20 \
-    --outfile=dist/ecapture.mjs --log-level=warning \
-    "--banner:js=import { createRequire as __ecapRequire } from 'node:module'; const require = __ecapRequire(import.meta.url);" ||
+  # ~70 ms of every start. CommonJS, so that dist/ecapture.mjs (scripts/cli-loader.mjs) can start it with
+  # V8's code cache; import.meta.url becomes the bundle's own URL.
+  rm -f dist/ecapture.cjs.*.v8cache
+  node_modules/.bin/esbuild dist/src/cli/main.js --bundle --platform=node --format=cjs --target=node20 \
+    --outfile=dist/ecapture.cjs --log-level=warning --define:import.meta.url=__ecap_import_meta_url \
+    "--banner:js=var __ecap_import_meta_url = require('node:url').pathToFileURL(__filename).href;" &&
+    node -e "const fs = require('fs'), f = 'dist/ecapture.cjs'; // non-ASCII is left only in comments: escape it, so the loader's latin1 read is exact
+      fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace(/[^\\x00-\\x7f]/g, (c) => '\\\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')))" &&
+    cp scripts/cli-loader.mjs dist/ecapture.mjs ||
     { echo "ecapture-ts: bundling the CLI failed" >&2; exit 1; }
   touch "$stamp"
 fi

@@ -133,7 +133,8 @@ function isMain(): boolean {
   }
 }
 
-if (isMain()) {
+/** Run the CLI with this process's arguments (the entry point; also called by dist/ecapture.mjs's loader). */
+export function runCli(): void {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
@@ -144,3 +145,5 @@ if (isMain()) {
     },
   );
 }
+
+if (isMain()) runCli();

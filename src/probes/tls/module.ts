@@ -2,7 +2,8 @@
  * The `tls` module (OpenSSL, BoringSSL, OpenSSL linked statically): finds the libraries, loads the one
  * openssl.bpf.o, attaches probes to every target with a cookie naming the file (text mode: SSL_write/SSL_read/_ex
  * entries and returns; keylog/pcap modes: SSL_do_handshake entry and return, SSL_write/_ex entries; SSL_free in
- * both), and keeps hooking libraries of programs started later. See docs/keylog-pcap.md for the keys and packets.
+ * both; where both forms of a direction call one inner function, that function instead: hookedFunctions()),
+ * and keeps hooking libraries of programs started later. See docs/keylog-pcap.md for the keys and packets.
  *
  * Modes (-m):
  *   text    plaintext of every read/write (DataRecords)

@@ -164,13 +164,14 @@ function inspectUncached(path: string, displayPath: string, opts: { allowSymtab?
  * four arguments straight through (its first instruction after the prologue is the call: passThroughCallee)
  * and SSL_read / SSL_write calls the same address. Then every plaintext read (write) of the library goes
  * through that one function with SSL_read_ex's arguments and return value (1 on success, the length through
- * the fourth argument), and hooking it instead of the two wrappers captures the same calls, once each.
+ * the fourth argument), and hooking it instead of the two wrappers captures the same calls, once each (and
+ * the SSL BIO's, which call it directly).
  * OpenSSL ≥ 3.2's SSL_write_ex adds a flags argument on the way (it fails the pass-through test) and
  * BoringSSL's wrappers look different: those keep their exported hooks, as do builds that inline the function.
  * Why bother: see src/elf/x86-wrapper.ts (Debian's SSL_read starts with an instruction the kernel must
  * single-step; the inner function with a push, which it emulates).
  */
-export function innerFunctions(elf: ElfFile, syms: Map<string, ElfSymbol>): Partial<Record<SslFunc, number>> {
+function innerFunctions(elf: ElfFile, syms: Map<string, ElfSymbol>): Partial<Record<SslFunc, number>> {
   const out: Partial<Record<SslFunc, number>> = {};
   const code = (s: ElfSymbol, max: number): Buffer | undefined => {
     const off = elf.vaddrToOffset(s.value);

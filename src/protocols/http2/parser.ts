@@ -474,7 +474,7 @@ export class Http2Parser<T> implements DirParser<T> {
       notes = [`hpack: ${r.unknownRefs.length} field(s) refer to table entries from before the capture (index ${r.unknownRefs.join(', ')}); left out`];
     }
     if (r.truncated) (notes ??= []).push(`header list over ${lim.maxHeaderBytes} bytes or ${lim.maxHeaderCount} fields; rest left out`);
-    const f = headerFacts(list, this.facts);
+    const f = headerFacts(list, this.facts, this.hpack.noted);
     if (promised !== undefined) {
       this.requestHead(promised, f.method, f.path);
       this.emit(this.onceHalf(promised, start, 'request', list, f, notes), undefined, undefined, true);

@@ -42,7 +42,7 @@ const STATIC_TUPLES: Tuple[] = STATIC_TABLE.map((e): Tuple => [e[0], e[1]]);
  * The names of the fields the HTTP/2 parser takes facts from (streams.ts headerFacts reads only these).
  * The decoder notes where such fields land in a decoded list (`noted`), so that the parser reads two or
  * three fields of a list instead of loading and comparing every name (measured ~6 % faster on the tiny-GET
- * benchmark's time).
+ * benchmark).
  */
 export function isFactName(name: string): boolean {
   switch (name) {

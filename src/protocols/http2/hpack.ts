@@ -78,7 +78,8 @@ export class HpackDecoder {
   maxSize: number;
   // per-call state of decode() (kept on the instance: no closures or result objects on the hot path)
   private pos = 0;
-  private text = '';
+  /** why str() returned undefined */
+  private strError = '';
   private unknown: number[] | undefined;
   private truncated = false;
   /**
@@ -221,9 +222,9 @@ export class HpackDecoder {
       let fact: number; // 1 when the name is a fact name
       this.pos = p;
       if (idx === 0) {
-        const e = this.str(b, end);
-        if (e) return e;
-        name = this.text;
+        const n = this.str(b, end);
+        if (n === undefined) return this.strError;
+        name = n;
         fact = isFactName(name) ? 1 : 0;
       } else if (idx <= STATIC_COUNT) {
         name = STATIC_NAMES[idx]!;
@@ -235,10 +236,9 @@ export class HpackDecoder {
         fact = t === null ? 0 : this.sizes[d]! & 1;
         if (name === null) (this.unknown ??= []).push(idx);
       }
-      const e = this.str(b, end);
-      if (e) return e;
+      const value = this.str(b, end);
+      if (value === undefined) return this.strError;
       p = this.pos;
-      const value = this.text;
       let t: Tuple | null = null;
       if (name !== null) {
         t = [name, value]; // one tuple for the list and, when indexed, the table
@@ -256,47 +256,50 @@ export class HpackDecoder {
     return undefined;
   }
 
-  /** A string literal (RFC 7541 §5.2) into this.text; returns an error or undefined. */
+  /**
+   * A string literal (RFC 7541 §5.2) from this.pos, returned; undefined on an error (said in this.strError).
+   * The text is returned rather than kept on the decoder: the decoder is an old-generation object, and every
+   * store of a new string into it went through the write barrier's slow path (three per request/response
+   * pair of the tiny-GET benchmark).
+   */
   private str(b: Buffer, end: number): string | undefined {
-    if (this.pos >= end) return 'hpack: truncated string';
+    if (this.pos >= end) return this.fail('hpack: truncated string');
     const c = b[this.pos++]!;
     let len = c & 0x7f;
     if (len === 0x7f) len = this.intTail(b, end, len);
-    if (len < 0) return 'hpack: truncated string length';
+    if (len < 0) return this.fail('hpack: truncated string length');
     const s = this.pos;
-    if (s + len > end) return 'hpack: truncated string';
+    if (s + len > end) return this.fail('hpack: truncated string');
     this.pos = s + len;
     if (c & 0x80) {
       if (len >= LONG_LITERAL && len <= LONG_LITERAL_MAX) return this.longHuffman(b, s, len);
       const t = huffmanDecode(b, s, s + len);
-      if (t === undefined) return 'hpack: invalid Huffman code';
-      this.text = t;
-    } else {
-      this.text = latin1(b, s, s + len);
+      return t === undefined ? this.fail('hpack: invalid Huffman code') : t;
     }
+    return latin1(b, s, s + len);
+  }
+
+  private fail(reason: string): undefined {
+    this.strError = reason;
     return undefined;
   }
 
   /**
-   * A long Huffman literal b[s, s + len) into this.text, through a one-entry cache of the last one decoded:
-   * a value sent on every request without indexing (a bearer token or a cookie, which encoders send
-   * never-indexed) is then compared (memcmp) instead of decoded (~5 ns per byte). The cache holds its own
-   * copy of the bytes (the chunk may be reused) and is replaced at each miss.
+   * A long Huffman literal b[s, s + len), through a one-entry cache of the last one decoded: a value sent on
+   * every request without indexing (a bearer token or a cookie, which encoders send never-indexed) is then
+   * compared (memcmp) instead of decoded (~5 ns per byte). The cache holds its own copy of the bytes (the
+   * chunk may be reused) and is replaced at each miss.
    */
   private longHuffman(b: Buffer, s: number, len: number): string | undefined {
     const last = this.lastEnc;
-    if (last !== undefined && last.length === len && b.compare(last, 0, len, s, s + len) === 0) {
-      this.text = this.lastText;
-      return undefined;
-    }
+    if (last !== undefined && last.length === len && b.compare(last, 0, len, s, s + len) === 0) return this.lastText;
     const t = huffmanDecode(b, s, s + len);
-    if (t === undefined) return 'hpack: invalid Huffman code';
-    this.text = t;
+    if (t === undefined) return this.fail('hpack: invalid Huffman code');
     const copy = new Uint8Array(len); // own memory, not a slice of Buffer's shared pool
     copy.set(b.subarray(s, s + len));
     this.lastEnc = copy;
     this.lastText = t;
-    return undefined;
+    return t;
   }
 
   /**

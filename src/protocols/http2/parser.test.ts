@@ -51,6 +51,21 @@ describe('HTTP/2 parser', () => {
     assert.deepEqual([resp!.status, resp!.body.toString(), resp!.request?.target, resp!.latencyNs], [200, 'hello world', '/', 1000]);
   });
 
+  it('takes the facts of fields anywhere in a long header list (positions past the decoder\'s 30 noted bits)', () => {
+    const filler = (n: number): Buffer[] => Array.from({ length: n }, (_, i) => lit(`x-f${i}`, 'v'));
+    // content-type (static name, index 31) and content-length (a new name, then the dynamic entry it made,
+    // index 62) far down the list
+    const reqBlock = block(...filler(33), [0x82], lit('content-length', '5', true), [0x86, 0x84, 0xbe], [0x0f, 0x10, 16], Buffer.from('application/grpc'));
+    const respBlock = block(...filler(31), S200, [0x0f, 0x10, 10], Buffer.from('text/plain'), [0x5c, 1], Buffer.from('3'));
+    const { msgs } = run([
+      ['w', Buffer.concat([H2_PREFACE, SETTINGS, frame(1, 0x04, 1, reqBlock), frame(0, 0x01, 1, Buffer.from([0, 0, 0, 0, 0]))])],
+      ['r', Buffer.concat([SETTINGS, frame(1, 0x04, 1, respBlock), frame(0, 0x01, 1, Buffer.from('abc'))])],
+    ]);
+    const [req, resp] = streams(msgs);
+    assert.deepEqual([req!.method, req!.target, req!.headers.length, req!.grpc?.messages.length], ['GET', '/', 39, 1]);
+    assert.deepEqual([resp!.status, resp!.request?.target, resp!.headers.length, resp!.grpc, resp!.body.toString()], [200, '/', 34, undefined, 'abc']);
+  });
+
   it('keeps one HPACK table per direction for the connection life (eCapture #744)', () => {
     const first = block(GET_ROOT, lit('authorization', 'token-1', true));
     const again = block(GET_ROOT, [0xbe]); // index 62 = the entry added by the first block

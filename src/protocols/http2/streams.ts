@@ -9,6 +9,7 @@ import type { Limits } from '../limits.js';
 import { pairResponse, type PendingRequest } from '../pairing.js';
 import type { HeaderList, HttpMessage, IncompleteReason } from '../types.js';
 import { parseGrpc } from './grpc.js';
+import { NOTED_POSITIONS, NOTED_REST } from './hpack.js';
 
 /** What the message builder needs from a header list, found in one pass (undefined: absent). */
 export interface HeaderFacts {
@@ -41,15 +42,23 @@ export function newFacts(): HeaderFacts {
   return { method: undefined, path: undefined, status: undefined, contentLength: undefined, contentEncoding: undefined, grpc: false };
 }
 
-/** The facts of header list `h`, into `f` (reused by the caller: facts are copied where they are kept). */
-export function headerFacts(h: HeaderList, f: HeaderFacts): HeaderFacts {
+/**
+ * The facts of header list `h`, into `f` (reused by the caller: facts are copied where they are kept).
+ * `noted`: where `h` has fields with a fact name (HpackDecoder.noted: bit i for position i < 30, NOTED_REST
+ * for any position from 30 on); only those fields are read, in list order, so the facts are those of a full
+ * scan of the list.
+ */
+export function headerFacts(h: HeaderList, f: HeaderFacts, noted: number): HeaderFacts {
   let method: string | undefined;
   let path: string | undefined;
   let status: string | undefined;
   let contentLength: number | undefined;
   let contentEncoding: string | undefined;
   let grpc = false;
-  for (let i = 0; i < h.length; i++) {
+  // up to the last noted position (all of the list when a field beyond bit 29 is noted)
+  const n = noted & NOTED_REST ? h.length : 32 - Math.clz32(noted);
+  for (let i = 0; i < n; i++) {
+    if (i < NOTED_POSITIONS && (noted & (1 << i)) === 0) continue;
     const t = h[i]!;
     const k = t[0];
     const v = t[1];

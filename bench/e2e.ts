@@ -42,15 +42,35 @@ function tracefsProbes(offsets: number[]): () => void {
   const group = `ecapbench${process.pid}`;
   const inst = join(root, 'instances', group);
   const defs = offsets.flatMap((o, i) => [`p:${group}/p${i} ${LIBSSL}:0x${o.toString(16)}`, `r:${group}/r${i} ${LIBSSL}:0x${o.toString(16)}`]);
-  for (const d of defs) appendFileSync(join(root, 'uprobe_events'), `${d}\n`);
-  mkdirSync(inst);
-  writeFileSync(join(inst, 'tracing_on'), '0');
-  writeFileSync(join(inst, 'events', group, 'enable'), '1');
-  return () => {
-    writeFileSync(join(inst, 'events', group, 'enable'), '0');
-    rmdirSync(inst);
-    for (const d of defs) appendFileSync(join(root, 'uprobe_events'), `-:${d.slice(2, d.indexOf(' '))}\n`);
+  const remove = (): void => {
+    try {
+      writeFileSync(join(inst, 'events', group, 'enable'), '0');
+    } catch {
+      /* never enabled */
+    }
+    try {
+      rmdirSync(inst);
+    } catch {
+      /* not created */
+    }
+    for (const d of defs) {
+      try {
+        appendFileSync(join(root, 'uprobe_events'), `-:${d.slice(2, d.indexOf(' '))}\n`);
+      } catch {
+        /* not defined */
+      }
+    }
   };
+  try {
+    for (const d of defs) appendFileSync(join(root, 'uprobe_events'), `${d}\n`);
+    mkdirSync(inst);
+    writeFileSync(join(inst, 'tracing_on'), '0');
+    writeFileSync(join(inst, 'events', group, 'enable'), '1');
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return remove;
 }
 
 function peakRssMb(pid: number): number {

@@ -46,7 +46,8 @@ export function newFacts(): HeaderFacts {
  * The facts of header list `h`, into `f` (reused by the caller: facts are copied where they are kept).
  * `noted`: where `h` has fields with a fact name (HpackDecoder.noted: bit i for position i < 30, NOTED_REST
  * for any position from 30 on); only those fields are read, in list order, so the facts are those of a full
- * scan of the list.
+ * scan of the list. The names read below must be exactly hpack.ts's isFactName(): a name added here and not
+ * there would never be read.
  */
 export function headerFacts(h: HeaderList, f: HeaderFacts, noted: number): HeaderFacts {
   let method: string | undefined;

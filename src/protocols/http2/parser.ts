@@ -16,7 +16,7 @@ import type { DirParser, ParserCounters } from '../parser.js';
 import type { HeaderList, HttpMessage, IncompleteReason, L7Message } from '../types.js';
 import { controlMessage, FLAG, FRAME, frameName } from './frames.js';
 import { HpackDecoder } from './hpack.js';
-import { addNote, buildMessage, headerFacts, headOnlyMessage, newFacts, setFacts, statusCode, type HeaderFacts, type StreamHalf } from './streams.js';
+import { addNote, buildMessage, headerFacts, headOnlyMessage, setFacts, statusCode, type HeaderFacts, type StreamHalf } from './streams.js';
 
 const enum St { Start, Header, Payload, DataPad, Data, Skip, Dead }
 
@@ -72,8 +72,6 @@ export class Http2Parser<T> implements DirParser<T> {
   private curTag!: T;
   /** learned from the preface or the first header block */
   role: 'client' | 'server' | undefined;
-  /** facts of the header block being handled */
-  private readonly facts = newFacts();
   /**
    * The half of a stream that ends with the header block that opened it (most streams: a GET, a 204, a
    * pushed request, a 1xx), or of an informational response: emitted at once, never kept, so one object is
@@ -471,7 +469,7 @@ export class Http2Parser<T> implements DirParser<T> {
 
   /** A complete header block b[from, to) for stream `sid` (or the request promised on it). */
   private block(sid: number, promised: number | undefined, endStream: boolean, b: Buffer, from: number, to: number, start: T): boolean {
-    const list: HeaderList = [];
+    const list = this.hpack.newList();
     const lim = this.hooks.limits;
     const r = this.hpack.decode(b, list, lim.maxHeaderBytes, lim.maxHeaderCount, from, to);
     if (r.error) return this.fail(r.error);
@@ -481,7 +479,7 @@ export class Http2Parser<T> implements DirParser<T> {
       notes = [`hpack: ${r.unknownRefs.length} field(s) refer to table entries from before the capture (index ${r.unknownRefs.join(', ')}); left out`];
     }
     if (r.truncated) (notes ??= []).push(`header list over ${lim.maxHeaderBytes} bytes or ${lim.maxHeaderCount} fields; rest left out`);
-    const f = headerFacts(list, this.facts, this.hpack.noted);
+    const f = headerFacts(list, this.hpack.noted);
     if (promised !== undefined) {
       this.requestHead(promised, f.method, f.path);
       this.emit(this.onceHalf(promised, start, 'request', list, f, notes), undefined, undefined, true);

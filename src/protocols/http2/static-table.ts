@@ -64,4 +64,7 @@ export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
   ['www-authenticate', ''],
 ];
 
-export const STATIC_COUNT = 61;
+/** Entries in the static table (a const enum: the number is written into the code using it, see frames.ts). */
+export const enum StaticTable {
+  Count = 61,
+}

@@ -16,7 +16,7 @@ import type { DirParser, ParserCounters } from '../parser.js';
 import type { HeaderList, HttpMessage, IncompleteReason, L7Message } from '../types.js';
 import { controlMessage, FLAG, FRAME, frameName } from './frames.js';
 import { HpackDecoder } from './hpack.js';
-import { addNote, buildMessage, headerFacts, headOnlyMessage, setFacts, statusCode, type HeaderFacts, type StreamHalf } from './streams.js';
+import { addNote, buildMessage, headerFacts, headOnlyMessage, pairedHeadOnlyResponse, plainRequest, setFacts, statusCode, type HeaderFacts, type StreamHalf } from './streams.js';
 
 const enum St { Start, Header, Payload, DataPad, Data, Skip, Dead }
 
@@ -404,14 +404,22 @@ export class Http2Parser<T> implements DirParser<T> {
     const hooks = this.hooks;
     const pairing = hooks.pairing;
     let msg: HttpMessage;
+    // the usual request and response (nothing to note, not gRPC) through the small builders, the rest
+    // through headOnlyMessage, which makes the same messages
+    const plain = notes === undefined && !f.grpc;
     if (kind === 'request') {
-      const r = this.requestHead(sid, f.method, f.path);
-      msg = headOnlyMessage(kind, sid, list, f, notes, hooks.limits, -1, undefined, 0n);
+      const { method, path } = f;
+      const r = this.requestHead(sid, method, path);
+      msg = plain && method !== undefined && path !== undefined
+        ? plainRequest(sid, list, method, path)
+        : headOnlyMessage(kind, sid, list, f, notes, hooks.limits, -1, undefined, 0n);
       r.endNs = hooks.timeOf(this.curTag); // the request ends here: what emit() sets after building it
     } else {
       const status = statusCode(f.status);
       const req = status < 0 || status >= 200 ? pairing.take(sid) : pairing.get(sid);
-      msg = headOnlyMessage(kind, sid, list, f, notes, hooks.limits, status, req, req === undefined ? 0n : hooks.timeOf(start));
+      msg = plain && status >= 0 && req !== undefined
+        ? pairedHeadOnlyResponse(sid, list, status, req, hooks.timeOf(start))
+        : headOnlyMessage(kind, sid, list, f, notes, hooks.limits, status, req, req === undefined ? 0n : hooks.timeOf(start));
     }
     hooks.counters.messages++;
     hooks.stream(msg, start, this.curTag);

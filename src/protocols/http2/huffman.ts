@@ -52,16 +52,21 @@ export function huffmanCodes(): Array<[number, number]> {
 // ~10 % faster per literal on the tiny-GET benchmark's literals.
 const F_FAIL = 1 << 2;
 
-interface Tables {
-  /** per (state, input byte): next state × 256 */
-  next: Uint16Array;
-  /** per (state, input byte): symbols and their count, failure */
-  emit: Int32Array;
-  /** per state: may the string end here */
-  accept: Uint8Array;
-}
+/** Internal nodes of the code tree: the automaton's states (257 symbols, so 256 nodes). */
+const STATES = 256;
+// The tables are module constants: TurboFan then knows them and drops the checks of their type, length and
+// base that it makes on every loop iteration for a typed array held in a variable (the decode loop is bound
+// by its instruction count). They are allocated when the module loads (zeroed memory, nothing computed) and
+// filled on first use: keeps CLI startup free of building them.
+/** per (state, input byte): next state × 256 */
+const NEXT = new Uint16Array(STATES * 256);
+/** per (state, input byte): symbols and their count, failure */
+const EMIT = new Int32Array(STATES * 256);
+/** per state: may the string end here */
+const ACCEPT = new Uint8Array(STATES);
+let built = false;
 
-function build(): Tables {
+function build(): void {
   // code tree: internal nodes 0..255; child value >= 0 internal node, < 0 leaf (-1 - symbol)
   const left: number[] = [0];
   const right: number[] = [0];
@@ -90,7 +95,8 @@ function build(): Tables {
   });
   // nibble automaton first (each 4-bit step emits at most one symbol), then bytes as two nibble steps
   const nib = new Int32Array(nodes * 16); // next | symbol << 8 | emitted << 16 | fail << 17
-  const accept = new Uint8Array(nodes);
+  if (nodes !== STATES) throw new Error(`huffman: ${nodes} code tree nodes, expected ${STATES}`);
+  const accept = ACCEPT;
   for (let s = 0; s < nodes; s++) {
     accept[s] = s === 0 || (ones[s]! && depth[s]! < 8) ? 1 : 0;
     for (let x = 0; x < 16; x++) {
@@ -111,8 +117,8 @@ function build(): Tables {
       nib[s * 16 + x] = e | n;
     }
   }
-  const next = new Uint16Array(nodes * 256);
-  const emit = new Int32Array(nodes * 256);
+  const next = NEXT;
+  const emit = EMIT;
   for (let s = 0; s < nodes; s++) {
     for (let byte = 0; byte < 256; byte++) {
       const a = nib[s * 16 + (byte >> 4)]!;
@@ -129,10 +135,8 @@ function build(): Tables {
       next[s * 256 + byte] = (b & 0xff) << 8;
     }
   }
-  return { next, emit, accept };
+  built = true;
 }
-
-let T: Tables | undefined; // built on first use: keeps CLI startup free of it
 
 type Latin1Slice = (this: Buffer, start: number, end: number) => string;
 /**
@@ -200,17 +204,20 @@ export function latin1(b: Buffer, s: number, e: number): string {
   }
 }
 let scratch = Buffer.allocUnsafe(4096);
+/** the same bytes, for the loop's 16-bit stores */
+let scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
 
 /** Decode a Huffman-coded string to latin1 text (one char per octet); undefined if the coding is invalid. */
 export function huffmanDecode(src: Buffer, start: number, end: number): string | undefined {
   // at most two symbols per input byte, plus the 2 bytes of room the loop's blind writes need: an integer
   // bound (the exact ceil(8n/5) took a float division and rounding per string, ~5 % of the HPACK loop)
   const maxOut = ((end - start) << 1) + 2;
-  if (scratch.length < maxOut) scratch = Buffer.allocUnsafe(Math.max(maxOut, scratch.length * 2));
-  const out = scratch;
-  const t = (T ??= build());
-  const next = t.next;
-  const emit = t.emit;
+  if (scratch.length < maxOut) {
+    scratch = Buffer.allocUnsafe(Math.max(maxOut, scratch.length * 2));
+    scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
+  }
+  const out = scratchView;
+  if (!built) build();
   let row = 0; // current state × 256
   let o = 0;
   let bad = 0;
@@ -220,30 +227,31 @@ export function huffmanDecode(src: Buffer, start: number, end: number): string |
   // Failure is collected and checked once after the loop (a failure entry emits nothing and goes to the
   // root, so the loop just runs on); both symbol slots are written and `o` moves by the count (0-2): no
   // branch on the count, which follows the text and mispredicts often (the scratch has 2 bytes of room past
-  // the output for this).
+  // the output for this). The loop is bound by its instruction count, not by the table lookups' latency
+  // (TurboFan re-checks every typed array on each iteration): both symbols go out in one little-endian
+  // 16-bit DataView store (symbol 1 in bits 16-23 of the entry, symbol 2 in bits 24-31), and `| 0` makes the
+  // additions plain 32-bit ones without an overflow check, ~20 % fewer ns per literal (measured on the
+  // tiny-GET literals: 24 bytes 60 -> 48 ns, 6 bytes 17 -> 10 ns, string building excluded).
   for (; i + 1 < end; i += 2) {
     const k = row | src[i]!;
-    const k2 = next[k]! | src[i + 1]!;
-    row = next[k2]!;
-    const e = emit[k]!;
-    const f = emit[k2]!;
+    const k2 = NEXT[k]! | src[i + 1]!;
+    row = NEXT[k2]!;
+    const e = EMIT[k]!;
+    const f = EMIT[k2]!;
     bad |= e | f;
-    out[o] = e >>> 16;
-    out[o + 1] = e >>> 24;
-    o += e & 3;
-    out[o] = f >>> 16;
-    out[o + 1] = f >>> 24;
-    o += f & 3;
+    out.setUint16(o, e >>> 16, true);
+    o = (o + (e & 3)) | 0;
+    out.setUint16(o, f >>> 16, true);
+    o = (o + (f & 3)) | 0;
   }
   if (i < end) {
     const k = row | src[i]!;
-    row = next[k]!;
-    const e = emit[k]!;
+    row = NEXT[k]!;
+    const e = EMIT[k]!;
     bad |= e;
-    out[o] = e >>> 16;
-    out[o + 1] = e >>> 24;
-    o += e & 3;
+    out.setUint16(o, e >>> 16, true);
+    o = (o + (e & 3)) | 0;
   }
-  if (bad & F_FAIL || !t.accept[row >>> 8]) return undefined;
-  return latin1(out, 0, o);
+  if (bad & F_FAIL || !ACCEPT[row >>> 8]) return undefined;
+  return latin1(scratch, 0, o);
 }

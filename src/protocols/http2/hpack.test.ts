@@ -58,6 +58,20 @@ describe('huffman', () => {
     );
   });
 
+  it('decodes literals longer than the shared output buffer (8 KiB encoded) and at its edge, and an invalid long one', () => {
+    for (const n of [8191, 8192, 40000]) {
+      // bytes of 8-bit and longer codes: n input bytes encode to n bytes or more
+      const b = Buffer.alloc(n, 'abc{|}~\x80\xff', 'latin1');
+      const e = huffmanEncode(b);
+      assert.equal(huffmanDecode(e, 0, e.length), b.toString('latin1'), `${n} bytes`);
+      // within a larger buffer, at an offset
+      const framed = Buffer.concat([Buffer.from([1, 2, 3]), e, Buffer.from([4])]);
+      assert.equal(huffmanDecode(framed, 3, 3 + e.length), b.toString('latin1'));
+    }
+    const bad = Buffer.alloc(9000, 0xff); // EOS inside
+    assert.equal(huffmanDecode(bad, 0, bad.length), undefined);
+  });
+
   it('rejects padding longer than 7 bits, padding that is not EOS bits, and EOS itself', () => {
     const www = hex('f1e3 c2e5 f23a 6ba0 ab90 f4ff');
     const longPad = Buffer.concat([www, Buffer.from([0xff])]);

@@ -203,21 +203,34 @@ export function latin1(b: Buffer, s: number, e: number): string {
     default: return latin1Slice !== undefined ? latin1Slice.call(b, s, e) : b.toString('latin1', s, e);
   }
 }
-let scratch = Buffer.allocUnsafe(4096);
-/** the same bytes, for the loop's 16-bit stores */
-let scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
+/**
+ * The decode loop's output: literals of up to SCRATCH_BYTES / 2 - 1 encoded bytes (8 KiB) decode into these
+ * constants, whose checks TurboFan drops as it does for the tables; a longer one (rare) gets a buffer of its own.
+ */
+const SCRATCH_BYTES = 16384;
+const SCRATCH = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer, SCRATCH.byteOffset, SCRATCH_BYTES);
 
 /** Decode a Huffman-coded string to latin1 text (one char per octet); undefined if the coding is invalid. */
 export function huffmanDecode(src: Buffer, start: number, end: number): string | undefined {
   // at most two symbols per input byte, plus the 2 bytes of room the loop's blind writes need: an integer
   // bound (the exact ceil(8n/5) took a float division and rounding per string, ~5 % of the HPACK loop)
   const maxOut = ((end - start) << 1) + 2;
-  if (scratch.length < maxOut) {
-    scratch = Buffer.allocUnsafe(Math.max(maxOut, scratch.length * 2));
-    scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
-  }
-  const out = scratchView;
+  if (maxOut > SCRATCH_BYTES) return decodeLong(src, start, end, maxOut);
   if (!built) build();
+  const n = decodeInto(src, start, end, SCRATCH_VIEW);
+  return n < 0 ? undefined : latin1(SCRATCH, 0, n);
+}
+
+function decodeLong(src: Buffer, start: number, end: number, maxOut: number): string | undefined {
+  if (!built) build();
+  const buf = Buffer.allocUnsafe(maxOut);
+  const n = decodeInto(src, start, end, new DataView(buf.buffer, buf.byteOffset, maxOut));
+  return n < 0 ? undefined : latin1(buf, 0, n);
+}
+
+/** The decode loop: src[start, end) into `out` (room for 2 × length + 2 bytes); the output length, or -1 if invalid. */
+function decodeInto(src: Buffer, start: number, end: number, out: DataView): number {
   let row = 0; // current state × 256
   let o = 0;
   let bad = 0;
@@ -252,6 +265,5 @@ export function huffmanDecode(src: Buffer, start: number, end: number): string |
     out.setUint16(o, e >>> 16, true);
     o = (o + (e & 3)) | 0;
   }
-  if (bad & F_FAIL || !ACCEPT[row >>> 8]) return undefined;
-  return latin1(scratch, 0, o);
+  return bad & F_FAIL || !ACCEPT[row >>> 8] ? -1 : o;
 }

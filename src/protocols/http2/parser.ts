@@ -401,29 +401,38 @@ export class Http2Parser<T> implements DirParser<T> {
    * onceHalf, setFacts and clearOnce alone were ~2.7 % of the tiny-GET profile before).
    */
   private headOnly(sid: number, kind: 'request' | 'response', list: HeaderList, f: HeaderFacts, notes: string[] | undefined, start: T): void {
+    // One method per kind: each is optimised with its own inlining budget (one method for both left the
+    // pairing lookup and statusCode as calls).
+    const msg = kind === 'request' ? this.headOnlyRequest(sid, list, f, notes) : this.headOnlyResponse(sid, list, f, notes, start);
     const hooks = this.hooks;
-    const pairing = hooks.pairing;
-    let msg: HttpMessage;
-    // the usual request and response (nothing to note, not gRPC) through the small builders, the rest
-    // through headOnlyMessage, which makes the same messages
-    const plain = notes === undefined && !f.grpc;
-    if (kind === 'request') {
-      const { method, path } = f;
-      const r = this.requestHead(sid, method, path);
-      msg = plain && method !== undefined && path !== undefined
-        ? plainRequest(sid, list, method, path)
-        : headOnlyMessage(kind, sid, list, f, notes, hooks.limits, -1, undefined, 0n);
-      r.endNs = hooks.timeOf(this.curTag); // the request ends here: what emit() sets after building it
-    } else {
-      const status = statusCode(f.status);
-      const req = status < 0 || status >= 200 ? pairing.take(sid) : pairing.get(sid);
-      msg = plain && status >= 0 && req !== undefined
-        ? pairedHeadOnlyResponse(sid, list, status, req, hooks.timeOf(start))
-        : headOnlyMessage(kind, sid, list, f, notes, hooks.limits, status, req, req === undefined ? 0n : hooks.timeOf(start));
-    }
     hooks.counters.messages++;
     hooks.stream(msg, start, this.curTag);
   }
+
+  // The usual request and response (nothing to note, not gRPC) go through the small builders, the rest
+  // through headOnlyMessage, which makes the same messages.
+
+  private headOnlyRequest(sid: number, list: HeaderList, f: HeaderFacts, notes: string[] | undefined): HttpMessage {
+    const hooks = this.hooks;
+    const { method, path } = f;
+    const r = this.requestHead(sid, method, path);
+    const msg = notes === undefined && !f.grpc && method !== undefined && path !== undefined
+      ? plainRequest(sid, list, method, path)
+      : headOnlyMessage('request', sid, list, f, notes, hooks.limits, -1, undefined, 0n);
+    r.endNs = hooks.timeOf(this.curTag); // the request ends here: what emit() sets after building it
+    return msg;
+  }
+
+  private headOnlyResponse(sid: number, list: HeaderList, f: HeaderFacts, notes: string[] | undefined, start: T): HttpMessage {
+    const hooks = this.hooks;
+    const pairing = hooks.pairing;
+    const status = statusCode(f.status);
+    const req = status < 0 || status >= 200 ? pairing.take(sid) : pairing.get(sid);
+    return notes === undefined && !f.grpc && status >= 0 && req !== undefined
+      ? pairedHeadOnlyResponse(sid, list, status, req, hooks.timeOf(start))
+      : headOnlyMessage('response', sid, list, f, notes, hooks.limits, status, req, req === undefined ? 0n : hooks.timeOf(start));
+  }
+
 
   /** `this.once` keeps nothing of the message it was used for (its header list, its chunk's tag). */
   private clearOnce(): void {

@@ -346,13 +346,29 @@ export class HpackDecoder {
    * a slot sized by its value alone, and is never shown.
    */
   private insert(t: Tuple | null, sz: number, fact: number): void {
-    if (sz > this.maxSize) {
+    const max = this.maxSize;
+    if (sz > max) {
       // RFC 7541 §4.4: an entry larger than the table empties it and is not added
-      this.evict(this.maxSize + 1);
+      this.evict(max + 1);
       return;
     }
-    this.evict(sz);
-    if (this.count === this.sizes.length) this.grow();
+    // evict(sz), written out: a full table evicts on nearly every insert, and the call (not inlined into the
+    // decode loop) was ~2 % of the tiny-GET profile
+    const sizes = this.sizes;
+    const mask = sizes.length - 1;
+    let first = this.first;
+    let count = this.count;
+    let size = this.size;
+    while (size + sz > max && count > 0) {
+      size -= sizes[first]! >> 1;
+      this.tuples[first] = null;
+      first = (first + 1) & mask;
+      count--;
+    }
+    this.first = first;
+    this.count = count;
+    this.size = count === 0 ? 0 : size;
+    if (count === sizes.length) this.grow();
     const i = (this.first + this.count) & (this.sizes.length - 1);
     this.tuples[i] = t;
     this.sizes[i] = sz * 2 + fact;

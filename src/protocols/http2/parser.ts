@@ -400,39 +400,31 @@ export class Http2Parser<T> implements DirParser<T> {
    * an old object, each through the write barrier) and the second pairing lookup of a request (profile:
    * onceHalf, setFacts and clearOnce alone were ~2.7 % of the tiny-GET profile before).
    */
-  private headOnly(sid: number, kind: 'request' | 'response', list: HeaderList, f: HeaderFacts, notes: string[] | undefined, start: T): void {
-    // One method per kind: each is optimised with its own inlining budget (one method for both left the
-    // pairing lookup and statusCode as calls).
-    const msg = kind === 'request' ? this.headOnlyRequest(sid, list, f, notes) : this.headOnlyResponse(sid, list, f, notes, start);
-    const hooks = this.hooks;
-    hooks.counters.messages++;
-    hooks.stream(msg, start, this.curTag);
-  }
+  // A stream that one header block opens and ends: the usual request and response (nothing to note, not
+  // gRPC) through the small builders, the rest through headOnlyMessage, which makes the same messages.
 
-  // The usual request and response (nothing to note, not gRPC) go through the small builders, the rest
-  // through headOnlyMessage, which makes the same messages.
-
-  private headOnlyRequest(sid: number, list: HeaderList, f: HeaderFacts, notes: string[] | undefined): HttpMessage {
+  private headOnlyRequest(sid: number, list: HeaderList, method: string | undefined, path: string | undefined, grpc: boolean, notes: string[] | undefined): HttpMessage {
     const hooks = this.hooks;
-    const { method, path } = f;
     const r = this.requestHead(sid, method, path);
-    const msg = notes === undefined && !f.grpc && method !== undefined && path !== undefined
+    const msg = notes === undefined && !grpc && method !== undefined && path !== undefined
       ? plainRequest(sid, list, method, path)
-      : headOnlyMessage('request', sid, list, f, notes, hooks.limits, -1, undefined, 0n);
+      : headOnlyMessage('request', sid, list, { method, path, grpc }, notes, hooks.limits, -1, undefined, 0n);
     r.endNs = hooks.timeOf(this.curTag); // the request ends here: what emit() sets after building it
     return msg;
   }
 
-  private headOnlyResponse(sid: number, list: HeaderList, f: HeaderFacts, notes: string[] | undefined, start: T): HttpMessage {
+  private headOnlyResponse(
+    sid: number, list: HeaderList, method: string | undefined, path: string | undefined, status: string | undefined, grpc: boolean,
+    notes: string[] | undefined, start: T,
+  ): HttpMessage {
     const hooks = this.hooks;
     const pairing = hooks.pairing;
-    const status = statusCode(f.status);
-    const req = status < 0 || status >= 200 ? pairing.take(sid) : pairing.get(sid);
-    return notes === undefined && !f.grpc && status >= 0 && req !== undefined
-      ? pairedHeadOnlyResponse(sid, list, status, req, hooks.timeOf(start))
-      : headOnlyMessage('response', sid, list, f, notes, hooks.limits, status, req, req === undefined ? 0n : hooks.timeOf(start));
+    const code = statusCode(status);
+    const req = code < 0 || code >= 200 ? pairing.take(sid) : pairing.get(sid);
+    return notes === undefined && !grpc && code >= 0 && req !== undefined
+      ? pairedHeadOnlyResponse(sid, list, code, req, hooks.timeOf(start))
+      : headOnlyMessage('response', sid, list, { method, path, grpc }, notes, hooks.limits, code, req, req === undefined ? 0n : hooks.timeOf(start));
   }
-
 
   /** `this.once` keeps nothing of the message it was used for (its header list, its chunk's tag). */
   private clearOnce(): void {
@@ -496,6 +488,29 @@ export class Http2Parser<T> implements DirParser<T> {
       notes = [`hpack: ${r.unknownRefs.length} field(s) refer to table entries from before the capture (index ${r.unknownRefs.join(', ')}); left out`];
     }
     if (r.truncated) (notes ??= []).push(`header list over ${lim.maxHeaderBytes} bytes or ${lim.maxHeaderCount} fields; rest left out`);
+    // The fast path below reads the facts' fields and never hands the facts object on, so TurboFan does not
+    // allocate it (escape analysis); the other cases (blockRest) take the facts anew.
+    const { method, status, path, grpc } = headerFacts(list, this.hpack.noted);
+    if (promised === undefined && endStream && (status === undefined || status.length !== 3 || status.charCodeAt(0) !== 0x31) && (sid > this.maxOpened || this.streams.get(sid) === undefined)) {
+      // a new stream that ends with this block (not a 1xx): the fast path
+      if (method !== undefined) this.role ??= 'client';
+      if (status !== undefined) this.role ??= 'server';
+      const kind = method !== undefined ? 'request' : status !== undefined ? 'response' : this.role === 'client' ? 'request' : 'response';
+      // one method per kind: each is optimised with its own inlining budget (one for both left the pairing
+      // lookup and statusCode as calls)
+      const msg = kind === 'request'
+        ? this.headOnlyRequest(sid, list, method, path, grpc, notes)
+        : this.headOnlyResponse(sid, list, method, path, status, grpc, notes, start);
+      const hooks = this.hooks;
+      hooks.counters.messages++;
+      hooks.stream(msg, start, this.curTag);
+      return true;
+    }
+    return this.blockRest(sid, promised, endStream, list, notes, start);
+  }
+
+  /** block() for all but a new stream that ends with its block: pushed requests, 1xx, trailers, open streams. */
+  private blockRest(sid: number, promised: number | undefined, endStream: boolean, list: HeaderList, notes: string[] | undefined, start: T): boolean {
     const f = headerFacts(list, this.hpack.noted);
     if (promised !== undefined) {
       this.requestHead(promised, f.method, f.path);
@@ -505,12 +520,6 @@ export class Http2Parser<T> implements DirParser<T> {
     if (f.method !== undefined) this.role ??= 'client';
     if (f.status !== undefined) this.role ??= 'server';
     let h = sid > this.maxOpened ? undefined : this.streams.get(sid);
-    if (h === undefined && endStream && (f.status === undefined || f.status.length !== 3 || f.status.charCodeAt(0) !== 0x31)) {
-      // a new stream that ends with this block (not a 1xx): the fast path
-      const kind = f.method !== undefined ? 'request' : f.status !== undefined ? 'response' : this.role === 'client' ? 'request' : 'response';
-      this.headOnly(sid, kind, list, f, notes, start);
-      return true;
-    }
     const inTable = h !== undefined;
     if (h !== undefined && (h.headers !== undefined || h.body !== undefined)) {
       h.trailers = list; // a second header block: trailers

@@ -229,7 +229,7 @@ export class ConnParser<T> {
         budget: o.budget,
         counters: this.counters,
         timeOf: o.timeOf,
-        emit: (side, msg, start, end) => (side === 0 ? this.sinks.write : this.sinks.read).message(msg, start, end),
+        sinks: [this.sinks.write, this.sinks.read],
       },
       resume ? [resume.hpack.write, resume.hpack.read] : undefined,
     );

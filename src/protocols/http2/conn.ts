@@ -4,8 +4,7 @@
  */
 import type { Limits, MemBudget } from '../limits.js';
 import { StreamPairing } from '../pairing.js';
-import type { ParserCounters } from '../parser.js';
-import type { L7Message } from '../types.js';
+import type { MessageSink, ParserCounters } from '../parser.js';
 import type { HpackDecoder } from './hpack.js';
 import { Http2Parser, type H2Hooks } from './parser.js';
 
@@ -14,8 +13,8 @@ export interface H2Host<T> {
   readonly budget: MemBudget;
   readonly counters: ParserCounters;
   timeOf(tag: T): bigint;
-  /** side 0 / 1: the two directions, as the caller numbered them */
-  emit(side: 0 | 1, msg: L7Message, start: T, end: T): void;
+  /** where the messages of side 0 / 1 go: the two directions, as the caller numbered them */
+  readonly sinks: readonly [MessageSink<T>, MessageSink<T>];
 }
 
 export class H2Conn<T> {
@@ -30,8 +29,7 @@ export class H2Conn<T> {
       counters: host.counters,
       pairing: this.pairing,
       timeOf: host.timeOf,
-      control: (msg, start, end) => host.emit(side, msg, start, end),
-      stream: (msg, start, end) => host.emit(side, msg, start, end),
+      sink: host.sinks[side],
       reset: (sid, code) => {
         this.parsers[side].endStream(sid, 'reset', code);
         this.parsers[side === 0 ? 1 : 0].endStream(sid, 'reset', code);

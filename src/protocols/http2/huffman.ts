@@ -153,8 +153,8 @@ const fc = String.fromCharCode;
  * and a call into C++ (latin1Slice, ~43-49 ns whatever the length) costs more than building them in JS:
  * String.fromCharCode with explicit arguments is a V8 builtin that allocates the string directly (~7 ns + ~1
  * ns per character), so strings of up to 40 characters take that path (measured, per length: 13 chars 15 ns,
- * 16: 22 ns, 20: 24 ns, 32: 35 ns, 33: 38 ns against 46 ns for latin1Slice; session 5 extended the cases
- * from 32 to 40 for paths such as `/api/v1/items/3001?fields=id,name`). Longer ones use latin1Slice. One call
+ * 16: 22 ns, 20: 24 ns, 32: 35 ns, 33: 38 ns against 46 ns for latin1Slice: the cases went from 32 to 40
+ * for paths such as `/api/v1/items/3001?fields=id,name`). Longer ones use latin1Slice. One call
  * per string: joining shorter pieces would make cons strings, which every later reader pays to flatten.
  */
 export function latin1(b: Buffer, s: number, e: number): string {
@@ -293,11 +293,12 @@ function decodeInto(src: Buffer, start: number, end: number, out: DataView): num
   // Failure is collected and checked once after the loop (a failure entry emits nothing and goes to the
   // root, so the loop just runs on); both symbol slots are written and `o` moves by the count (0-2): no
   // branch on the count, which follows the text and mispredicts often (the scratch has 2 bytes of room past
-  // the output for this). The loop is bound by its instruction count, not by the table lookups' latency
-  // (TurboFan re-checks every typed array on each iteration): both symbols go out in one little-endian
-  // 16-bit DataView store (symbol 1 in bits 16-23 of the entry, symbol 2 in bits 24-31), and `| 0` makes the
-  // additions plain 32-bit ones without an overflow check, ~20 % fewer ns per literal (measured on the
-  // tiny-GET literals: 24 bytes 60 -> 48 ns, 6 bytes 17 -> 10 ns, string building excluded).
+  // the output for this). Both symbols go out in one little-endian 16-bit store (symbol 1 in bits 16-23 of
+  // the entry, symbol 2 in bits 24-31), and `| 0` makes the additions plain 32-bit ones without an overflow
+  // check: fewer instructions, which is what bounded this loop while TurboFan re-checked every typed array on
+  // each iteration. With the tables and the output as constants it is now bound by the latency of the NEXT
+  // lookups again (perf annotate). All of it together: the tiny-GET literals 24 bytes 97-100 -> 91 ns, 6 bytes
+  // 31-33 -> 29 ns, strings included (A/B in one process, best of 60 rounds).
   for (; i + 1 < end; i += 2) {
     const k = row | src[i]!;
     const k2 = NEXT[k]! | src[i + 1]!;

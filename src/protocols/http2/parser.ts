@@ -400,11 +400,10 @@ export class Http2Parser<T> implements DirParser<T> {
    * the block, as emit() would make it from `this.once`. The commonest stream of all (GETs, HEADERS-only
    * responses) thus skips filling and clearing the reusable half (~25 stores, several of young values into
    * an old object, each through the write barrier) and the second pairing lookup of a request (profile:
-   * onceHalf, setFacts and clearOnce alone were ~2.7 % of the tiny-GET profile before).
+   * onceHalf, setFacts and clearOnce alone were ~2.7 % of the tiny-GET profile before). The usual request
+   * and response (nothing to note, not gRPC) go through the small builders, the rest through
+   * headOnlyMessage, which makes the same messages. This one makes the request.
    */
-  // A stream that one header block opens and ends: the usual request and response (nothing to note, not
-  // gRPC) through the small builders, the rest through headOnlyMessage, which makes the same messages.
-
   private headOnlyRequest(sid: number, list: HeaderList, method: string | undefined, path: string | undefined, grpc: boolean, notes: string[] | undefined): HttpMessage {
     const hooks = this.hooks;
     const r = this.requestHead(sid, method, path);
@@ -415,6 +414,7 @@ export class Http2Parser<T> implements DirParser<T> {
     return msg;
   }
 
+  /** headOnlyRequest's counterpart for a response (paired with its request when there is one). */
   private headOnlyResponse(
     sid: number, list: HeaderList, method: string | undefined, path: string | undefined, status: string | undefined, grpc: boolean,
     notes: string[] | undefined, start: T,

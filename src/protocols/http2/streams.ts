@@ -199,8 +199,9 @@ export function headOnlyMessage(
 }
 
 // The two messages below are most of the messages of a busy HTTP/2 connection (GETs and HEADERS-only
-// answers). They are small functions of their own so that the parser's fast path (Http2Parser.headOnly)
-// inlines them: headOnlyMessage, with its nine arguments and every case, was a call per message.
+// answers). They are small functions of their own so that the parser's fast path (headOnlyRequest and
+// headOnlyResponse in parser.ts) inlines them: headOnlyMessage, with its nine arguments and every case, was
+// a call per message.
 
 /** A request of one header block with :method and :path and nothing to add: one literal. */
 export function plainRequest(id: number, headers: HeaderList, method: string, target: string): HttpMessage {

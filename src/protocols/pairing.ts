@@ -35,18 +35,25 @@ export function nsBetween(later: bigint, earlier: bigint): number {
   return (NS32[HI]! - NS32[2 + HI]!) * 4294967296 + (NS32[LO]! - NS32[2 + LO]!);
 }
 
+/**
+ * The `request` a paired response shows: method and target of the request it answers, in one literal in
+ * the usual case (both known), with only the known ones otherwise.
+ */
+export function requestOf(req: PendingRequest): { method?: string; target?: string } {
+  const { method, target } = req;
+  return method !== undefined && target !== undefined ? { method, target } : partialRequestOf(method, target);
+}
+
+function partialRequestOf(method: string | undefined, target: string | undefined): { method?: string; target?: string } {
+  const r: { method?: string; target?: string } = {};
+  if (method !== undefined) r.method = method;
+  if (target !== undefined) r.target = target;
+  return r;
+}
+
 export function pairResponse(resp: HttpMessage, req: PendingRequest | undefined, respStartNs: bigint): void {
   if (req === undefined) return;
-  const { method, target } = req;
-  let r: { method?: string; target?: string };
-  if (method !== undefined && target !== undefined) {
-    r = { method, target }; // the usual case, in one literal
-  } else {
-    r = {};
-    if (method !== undefined) r.method = method;
-    if (target !== undefined) r.target = target;
-  }
-  resp.request = r;
+  resp.request = requestOf(req);
   if (req.endNs !== undefined && respStartNs >= req.endNs) resp.latencyNs = nsBetween(respStartNs, req.endNs);
 }
 

@@ -6,7 +6,7 @@ import { EMPTY } from '../byte-queue.js';
 import type { BodyCollector } from '../body.js';
 import { decodeContent } from '../content-decode.js';
 import type { Limits } from '../limits.js';
-import { nsBetween, pairResponse, type PendingRequest } from '../pairing.js';
+import { nsBetween, pairResponse, requestOf, type PendingRequest } from '../pairing.js';
 import type { HeaderList, HttpMessage, IncompleteReason } from '../types.js';
 import { parseGrpc } from './grpc.js';
 import { Noted } from './hpack.js';
@@ -214,17 +214,9 @@ export function plainRequest(id: number, headers: HeaderList, method: string, ta
  * gets no out-of-object property store and no map transitions (measured: ~10 ns per response).
  */
 export function pairedHeadOnlyResponse(id: number, headers: HeaderList, status: number, req: PendingRequest, respStartNs: bigint): HttpMessage {
-  const { method, target } = req;
-  const r = method !== undefined && target !== undefined ? { method, target } : requestOf(method, target);
+  const r = requestOf(req);
   const endNs = req.endNs;
   return endNs !== undefined && respStartNs >= endNs
     ? { protocol: 'http2', kind: 'response', streamId: id, version: 'HTTP/2', headers, body: EMPTY, bodySize: 0, status, request: r, latencyNs: nsBetween(respStartNs, endNs) }
     : { protocol: 'http2', kind: 'response', streamId: id, version: 'HTTP/2', headers, body: EMPTY, bodySize: 0, status, request: r };
-}
-
-function requestOf(method: string | undefined, target: string | undefined): { method?: string; target?: string } {
-  const r: { method?: string; target?: string } = {};
-  if (method !== undefined) r.method = method;
-  if (target !== undefined) r.target = target;
-  return r;
 }
